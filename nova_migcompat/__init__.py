@@ -1,0 +1,1 @@
+"""Device live-migration compatibility for the OpenStack Nova scheduler."""

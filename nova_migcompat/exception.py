@@ -1,0 +1,48 @@
+"""Errors raised by nova-migcompat.
+
+Every error names what was wrong and where (a sysfs path, a trait name), so
+that a log line is enough to find the device or the placement record.
+"""
+
+
+class MigCompatError(Exception):
+    """Base class of every nova-migcompat error."""
+
+
+class InvalidCompatString(MigCompatError):
+    """A compatibility string is not one the kernel interface allows."""
+
+    def __init__(self, reason, where=None):
+        self.reason = reason
+        self.where = where
+        msg = reason if where is None else '%s: %s' % (where, reason)
+        super().__init__(msg)
+
+
+class UnpublishableString(MigCompatError):
+    """A valid compatibility string is too long to become a trait."""
+
+
+class InvalidToken(MigCompatError):
+    """A trait or token does not decode to a compatibility string."""
+
+
+class ParseError(MigCompatError):
+    """A compatibility string does not parse in a given format."""
+
+
+class SysfsError(MigCompatError):
+    """A sysfs entry could not be read safely."""
+
+    def __init__(self, path, reason):
+        self.path = path
+        self.reason = reason
+        super().__init__('%s: %s' % (path, reason))
+
+
+class OutsideRoot(SysfsError):
+    """A path, or a link it goes through, leads out of the sysfs root."""
+
+
+class UnsafeWrite(SysfsError):
+    """A write target is not a migration_version attribute we may write."""

@@ -1,0 +1,7 @@
+"""Acceptance policies: rule-based "would this target accept that source".
+
+Used where a device has no writable ``migration_version`` attribute (its
+string was synthesized from standard sysfs facts), and to explain why a
+kernel write failed.  Plugins live in the ``nova_migcompat.policies``
+stevedore namespace.
+"""

@@ -1,0 +1,218 @@
+"""The one place that knows the sysfs layout and how to touch it safely.
+
+Every path is confined to a configured root: links are resolved, and one
+that leads out of the root raises :class:`~nova_migcompat.exception.OutsideRoot`
+instead of being followed.  Reads are bounded.  The only write is
+:meth:`Sysfs.write_migration_version`, which refuses anything that is not a
+``migration_version`` attribute on a sysfs or FUSE file system.
+"""
+
+import errno
+import os
+import re
+import stat
+
+from nova_migcompat import compat_string
+from nova_migcompat import exception
+
+ATTRIBUTE = 'migration_version'
+
+MDEV_BUS = ('class', 'mdev_bus')
+MDEV_DEVICES = ('bus', 'mdev', 'devices')
+PCI_DEVICES = ('bus', 'pci', 'devices')
+MODULES = ('module',)
+MDEV_TYPES = 'mdev_supported_types'
+
+#: File systems a migration_version attribute may live on.
+WRITABLE_FSTYPES = ('sysfs', 'fuse')
+
+# sysfs attributes other than migration_version are short (ids, names,
+# versions); anything longer is not what we expect to read.
+SMALL_ATTR_BYTES = 256
+_MAX_ENTRIES = 4096
+_OCTAL_ESCAPE = re.compile(r'\\([0-7]{3})')
+
+
+def _errno_name(err):
+    return errno.errorcode.get(err.errno, str(err.errno))
+
+
+class Mount(object):
+    def __init__(self, mountpoint, fstype, dev):
+        self.mountpoint = mountpoint
+        self.fstype = fstype
+        self.dev = dev
+
+
+def _unescape(field):
+    # mountinfo escapes space, tab, newline and backslash as \ooo.
+    return _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field)
+
+
+def mount_of(path, mountinfo='/proc/self/mountinfo'):
+    """Return the :class:`Mount` that ``path`` (already resolved) is on."""
+    best = None
+    with open(mountinfo) as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index('-')
+            mountpoint = _unescape(fields[4])
+            major, minor = fields[2].split(':')
+            fstype = fields[sep + 1]
+            inside = (path == mountpoint or mountpoint == '/' or
+                      path.startswith(mountpoint + '/'))
+            # Later lines win on equal mount points: they are mounted on top.
+            if inside and (best is None or
+                           len(mountpoint) >= len(best.mountpoint)):
+                best = Mount(mountpoint, fstype,
+                             os.makedev(int(major), int(minor)))
+    return best
+
+
+def writable_fstype(fstype):
+    base = fstype.split('.', 1)[0]
+    return base in WRITABLE_FSTYPES
+
+
+class Sysfs(object):
+    """A sysfs tree under ``root`` (``/sys`` in production)."""
+
+    def __init__(self, root):
+        self.root = os.path.realpath(root)
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    def relative(self, path):
+        """``path`` as shown to people: relative to the root, with a /."""
+        rel = os.path.relpath(path, self.root)
+        return '/' + rel if rel != '.' else '/'
+
+    def resolve(self, path):
+        """Resolve every link in ``path``; refuse to leave the root."""
+        real = os.path.realpath(path)
+        if real != self.root and not real.startswith(self.root + os.sep):
+            raise exception.OutsideRoot(
+                self.relative(path),
+                'resolves to %s, outside the sysfs root %s'
+                % (real, self.root))
+        return real
+
+    def exists(self, path):
+        return os.path.lexists(path)
+
+    def listdir(self, path):
+        """Sorted entries of a directory; [] if it does not exist."""
+        try:
+            names = os.listdir(self.resolve(path))
+        except FileNotFoundError:
+            return []
+        except NotADirectoryError:
+            raise exception.SysfsError(self.relative(path),
+                                       'not a directory')
+        except OSError as e:
+            raise exception.SysfsError(self.relative(path),
+                                       'cannot list: %s' % _errno_name(e))
+        if len(names) > _MAX_ENTRIES:
+            raise exception.SysfsError(
+                self.relative(path),
+                '%d entries, more than the %d expected'
+                % (len(names), _MAX_ENTRIES))
+        return sorted(names)
+
+    def read_bytes(self, path, limit):
+        """Read at most ``limit`` bytes of an attribute.
+
+        :raises SysfsError: unreadable, not a regular file, or longer than
+            ``limit``.
+        """
+        where = self.relative(path)
+        real = self.resolve(path)
+        try:
+            fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC |
+                         os.O_NONBLOCK)
+        except OSError as e:
+            raise exception.SysfsError(where, 'cannot open: %s'
+                                       % _errno_name(e))
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise exception.SysfsError(where, 'not an attribute file')
+            chunks, size = [], 0
+            while size <= limit:
+                chunk = os.read(fd, limit + 1 - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except OSError as e:
+            raise exception.SysfsError(where, 'cannot read: %s'
+                                       % _errno_name(e))
+        finally:
+            os.close(fd)
+        data = b''.join(chunks)
+        if len(data) > limit:
+            raise exception.SysfsError(where, 'longer than %d bytes' % limit)
+        return data
+
+    def read_text(self, path, limit=SMALL_ATTR_BYTES):
+        """A short ASCII attribute, surrounding white space stripped."""
+        data = self.read_bytes(path, limit)
+        try:
+            return data.decode('ascii').strip()
+        except UnicodeDecodeError:
+            raise exception.SysfsError(self.relative(path),
+                                       'not ASCII text')
+
+    def read_optional(self, path, limit=SMALL_ATTR_BYTES):
+        """Like :meth:`read_text`, but None if the attribute is absent."""
+        if not os.path.lexists(path):
+            return None
+        return self.read_text(path, limit)
+
+    def read_compat_string(self, path):
+        """Read and validate a migration_version attribute."""
+        data = self.read_bytes(path, compat_string.MAX_BYTES + 1)
+        return compat_string.from_bytes(data, self.relative(path))
+
+    def link_name(self, path):
+        """The last component of where a link leads (inside the root)."""
+        if not os.path.islink(path):
+            return None
+        return os.path.basename(self.resolve(path))
+
+    def write_migration_version(self, path, text):
+        """Write ``text`` into a ``migration_version`` attribute.
+
+        The kernel's answer comes back as the ``OSError`` of ``os.write``
+        (``EINVAL``: the device does not accept the string).
+
+        :raises UnsafeWrite: ``path`` is not a migration_version attribute
+            on a sysfs or FUSE mount inside the root.
+        """
+        where = self.relative(path)
+        if os.path.basename(path) != ATTRIBUTE:
+            raise exception.UnsafeWrite(where, 'not a %s attribute'
+                                        % ATTRIBUTE)
+        real = self.resolve(path)
+        if os.path.basename(real) != ATTRIBUTE:
+            raise exception.UnsafeWrite(where, 'resolves to %s, not a %s '
+                                        'attribute' % (real, ATTRIBUTE))
+        mount = mount_of(real)
+        if mount is None or not writable_fstype(mount.fstype):
+            raise exception.UnsafeWrite(
+                where, 'on a %s file system, not sysfs or FUSE: refusing to '
+                'write' % (mount.fstype if mount else 'unknown'))
+        data = compat_string.validate(text, where).encode('ascii')
+        fd = os.open(real, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_dev != mount.dev:
+                raise exception.UnsafeWrite(
+                    where, 'changed under us: not an attribute of the %s '
+                    'mount at %s' % (mount.fstype, mount.mountpoint))
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(errno.EIO, 'short write: %d of %d bytes'
+                              % (written, len(data)))
+        finally:
+            os.close(fd)
