@@ -7,3 +7,8 @@ used to explain decisions and by the rule-based acceptance policies.  Where a
 device has a writable ``migration_version`` attribute, the kernel write is
 the authority and parsing is only for explanation.
 """
+
+from nova_migcompat.formats.loader import format_names
+from nova_migcompat.formats.loader import parse
+
+__all__ = ['format_names', 'parse']

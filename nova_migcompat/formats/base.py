@@ -49,8 +49,7 @@ class ParsedString:
     compatible: typing.Tuple[typing.Mapping[str, str], ...] = ()
 
     def summary(self):
-        """A short human description, e.g. ``nvidia 2.1 10de:1eb8 nvidia-35``.
-        """
+        """A short description, e.g. ``nvidia 2.1 10de:1eb8 nvidia-35``."""
         parts = []
         if self.driver:
             parts.append(self.driver)
