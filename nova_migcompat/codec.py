@@ -55,7 +55,6 @@ _INDEX = {c: i for i, c in enumerate(compat_string.ALPHABET)}
 _MAX_PAYLOAD = 36 ** _MAX_PAYLOAD_LEN
 
 
-
 def _max_packed_chars():
     # The largest packed number of n characters is 2 * 97**n - 1.
     n = 0

@@ -1,10 +1,11 @@
-"""The one place that knows the sysfs layout and how to touch it safely.
+"""The one place that knows the sysfs layout and how to use it safely.
 
 Every path is confined to a configured root: links are resolved, and one
-that leads out of the root raises :class:`~nova_migcompat.exception.OutsideRoot`
-instead of being followed.  Reads are bounded.  The only write is
-:meth:`Sysfs.write_migration_version`, which refuses anything that is not a
-``migration_version`` attribute on a sysfs or FUSE file system.
+that leads out of the root raises
+:class:`~nova_migcompat.exception.OutsideRoot` instead of being followed.
+Reads are bounded.  The only write is
+:meth:`Sysfs.write_migration_version`, which refuses anything that is not
+a ``migration_version`` attribute on a sysfs or FUSE file system.
 """
 
 import errno

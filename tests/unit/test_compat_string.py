@@ -23,7 +23,8 @@ def test_4096_bytes_fit_and_4097_do_not():
 
 def test_non_ascii_names_the_offset_and_place():
     with pytest.raises(exception.InvalidCompatString) as e:
-        compat_string.from_bytes(b'ab\xc3\xa9', where='/dev/x/migration_version')
+        compat_string.from_bytes(b'ab\xc3\xa9',
+                                 where='/dev/x/migration_version')
     assert 'non-ASCII byte 0xc3 at offset 2' in str(e.value)
     assert '/dev/x/migration_version' in str(e.value)
 

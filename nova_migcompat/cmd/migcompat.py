@@ -1,0 +1,274 @@
+"""nova-migcompat: the operator tool.
+
+Subcommands:
+
+* ``devices``: the local devices, their compatibility strings, formats and
+  the tokens they publish as (``--example`` lists a bundled emulated tree);
+* ``decode``: the string behind a nova-migcompat trait or token;
+* ``encode``: the traits a string publishes as.
+"""
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+
+from oslo_config import cfg
+from oslo_log import log as logging
+import prettytable
+
+from nova_migcompat import check as check_mod
+from nova_migcompat import codec
+from nova_migcompat import conf as migcompat_conf
+from nova_migcompat import exception
+from nova_migcompat import formats
+from nova_migcompat import inventory
+from nova_migcompat import sources
+from nova_migcompat import sysfs as sysfs_mod
+
+LOG = logging.getLogger(__name__)
+
+
+def _table(headers, rows):
+    table = prettytable.PrettyTable(headers)
+    table.align = 'l'
+    for row in rows:
+        table.add_row(['' if v is None else v for v in row])
+    return table.get_string()
+
+
+def _print_json(data):
+    print(json.dumps(data, indent=2, sort_keys=True))
+
+
+def _matrix(sysfs, entries):
+    """Every distinct local string checked against every local device."""
+    sources_, seen = [], set()
+    for entry in entries:
+        if entry.token and entry.device.string not in seen:
+            seen.add(entry.device.string)
+            sources_.append(entry)
+    rows = []
+    for target in entries:
+        if not target.device.tracked:
+            continue
+        row = {'target': target.device.name, 'results': {}}
+        for source in sources_:
+            verdict = check_mod.check(sysfs, target.device,
+                                      source.device.string)
+            row['results'][source.device.name] = {
+                'result': verdict.result, 'reason': verdict.reason}
+        rows.append(row)
+    return rows
+
+
+def _show_devices(title, sysfs, devices, fmt, run_check):
+    entries = [inventory.describe(dev) for dev in devices]
+    matrix = _matrix(sysfs, entries) if run_check else None
+    if fmt == 'json':
+        data = {'sysfs_root': sysfs.root,
+                'devices': [e.as_dict(sysfs) for e in entries]}
+        if title:
+            data['host'] = title
+        if matrix is not None:
+            data['check'] = matrix
+        return data
+    if title:
+        print('== %s (%s)' % (title, sysfs.root))
+    if not entries:
+        print('No migratable devices found under %s.' % sysfs.root)
+        return None
+    print(_table(
+        ['Device', 'Kind', 'Origin', 'Format', 'Described as', 'Problem'],
+        [(e.device.name, e.device.kind, e.device.origin, e.format,
+          e.summary, e.problem) for e in entries]))
+    for e in entries:
+        if e.device.string is None:
+            continue
+        print('\n%s (%s)' % (e.device.name, sysfs.relative(e.device.path)))
+        print('  string: %s' % e.device.string.replace('\n', '\n          '))
+        print('  trait:  %s' % (e.src_trait or '-'))
+    if matrix:
+        names = list(matrix[0]['results'])
+        print('\nTarget-side check (rows: targets; columns: the string of '
+              'the device named):')
+        print(_table(['Target'] + names,
+                     [[row['target']] + [row['results'][n]['result']
+                                         for n in names]
+                      for row in matrix]))
+    print()
+    return None
+
+
+@contextlib.contextmanager
+def _example_roots(name):
+    """Mount bundled example trees; yields ``[(name, root), ...]``."""
+    from nova_migcompat.emulation import mount
+    from nova_migcompat.emulation import spec
+
+    names = spec.example_names() if name == 'all' else [name]
+    unknown = set(names) - set(spec.example_names())
+    if unknown:
+        raise SystemExit('unknown example %s; bundled: %s' % (
+            ', '.join(sorted(unknown)), ', '.join(spec.example_names())))
+    with contextlib.ExitStack() as stack:
+        workdir = stack.enter_context(
+            tempfile.TemporaryDirectory(prefix='migcompat-example-'))
+        roots = []
+        for example in names:
+            mountpoint = os.path.join(workdir, example)
+            os.mkdir(mountpoint)
+            emulated = stack.enter_context(
+                mount.EmulatedSysfs(spec.load_example(example), mountpoint))
+            roots.append((example, emulated.root))
+        yield roots
+
+
+def cmd_devices(conf):
+    args = conf.command
+    if args.example:
+        results = []
+        with _example_roots(args.example) as roots:
+            for example, root in roots:
+                conf.set_override('sysfs_root', root, 'migcompat')
+                sysfs = sysfs_mod.Sysfs(root)
+                results.append(_show_devices(
+                    example, sysfs, sources.discover(conf), args.format,
+                    args.check))
+        if args.format == 'json':
+            _print_json(results)
+        return 0
+    if args.sysfs_root:
+        conf.set_override('sysfs_root', args.sysfs_root, 'migcompat')
+    sysfs = sysfs_mod.Sysfs(conf.migcompat.sysfs_root)
+    result = _show_devices(None, sysfs, sources.discover(conf), args.format,
+                           args.check)
+    if args.format == 'json':
+        _print_json(result)
+    return 0
+
+
+def cmd_decode(conf):
+    args = conf.command
+    results, status = [], 0
+    for name in args.traits:
+        try:
+            if codec.parse_trait(name):
+                role, token, text = codec.decode_trait(name)
+            else:
+                role, token, text = None, name, codec.decode(name)
+        except exception.InvalidToken as e:
+            results.append({'input': name, 'error': str(e)})
+            status = 1
+            continue
+        try:
+            parsed = formats.parse(text)
+            fmt, summary = parsed.format, parsed.summary()
+        except exception.ParseError as e:
+            fmt, summary = 'malformed', str(e)
+        results.append({'input': name, 'role': role, 'token': token,
+                        'string': text, 'format': fmt, 'summary': summary})
+    if args.format == 'json':
+        _print_json(results)
+        return status
+    for r in results:
+        if 'error' in r:
+            print('%s\n  error: %s' % (r['input'], r['error']))
+            continue
+        role = {codec.SRC: 'produced by (SRC)',
+                codec.ACC: 'accepted by (ACC)'}.get(r['role'], 'token')
+        print('%s\n  role:   %s\n  format: %s (%s)\n  string: %s'
+              % (r['input'], role, r['format'], r['summary'],
+                 r['string'].replace('\n', '\n          ')))
+    return status
+
+
+def cmd_encode(conf):
+    args = conf.command
+    text = args.string
+    if text == '-':
+        text = sys.stdin.read()
+        if text.endswith('\n'):
+            text = text[:-1]
+    try:
+        token = codec.encode(text)
+    except exception.MigCompatError as e:
+        print('error: %s' % e, file=sys.stderr)
+        return 1
+    data = {'string': text, 'token': token,
+            'src_trait': codec.trait(codec.SRC, token),
+            'acc_trait': codec.trait(codec.ACC, token)}
+    if args.format == 'json':
+        _print_json(data)
+    else:
+        print('%s\n%s' % (data['src_trait'], data['acc_trait']))
+    return 0
+
+
+def _add_format(parser):
+    parser.add_argument('--format', choices=('table', 'json'),
+                        default='table', help='Output format.')
+
+
+def add_command_parsers(subparsers):
+    parser = subparsers.add_parser(
+        'devices', help='List local migratable devices, their strings, '
+        'formats and traits.')
+    parser.add_argument(
+        '--sysfs-root', help='Read devices under this directory instead of '
+        '[migcompat]sysfs_root.')
+    parser.add_argument(
+        '--example', nargs='?', const='all', metavar='NAME',
+        help='List a bundled example tree, mounted as an emulated sysfs '
+        '(FUSE); without NAME, every bundled example.')
+    parser.add_argument(
+        '--check', action='store_true',
+        help='Also run the target-side check of every listed string '
+        'against every listed device.')
+    _add_format(parser)
+    parser.set_defaults(func=cmd_devices)
+
+    parser = subparsers.add_parser(
+        'decode', help='Show the compatibility string behind traits or '
+        'tokens.')
+    parser.add_argument('traits', nargs='+', metavar='TRAIT',
+                        help='A CUSTOM_MIGCOMPAT_* trait or a bare token.')
+    _add_format(parser)
+    parser.set_defaults(func=cmd_decode)
+
+    parser = subparsers.add_parser(
+        'encode', help='Show the traits a compatibility string publishes '
+        'as.')
+    parser.add_argument('string', help="The string ('-' reads stdin).")
+    _add_format(parser)
+    parser.set_defaults(func=cmd_encode)
+
+
+command_opt = cfg.SubCommandOpt('command', title='Commands',
+                                handler=add_command_parsers,
+                                help='Available commands')
+
+
+def main(argv=None):
+    conf = cfg.ConfigOpts()
+    migcompat_conf.register_opts(conf)
+    conf.register_cli_opt(command_opt)
+    logging.register_options(conf)
+    conf(sys.argv[1:] if argv is None else argv,
+         project='nova-migcompat', prog='nova-migcompat',
+         default_config_files=[])
+    logging.set_defaults(default_log_levels=['stevedore=WARN'])
+    logging.setup(conf, 'nova-migcompat')
+    try:
+        return conf.command.func(conf)
+    except exception.MigCompatError as e:
+        print('error: %s' % e, file=sys.stderr)
+        return 1
+    finally:
+        # Overrides live on the (shared) option group objects.
+        conf.reset()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

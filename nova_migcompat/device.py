@@ -1,0 +1,51 @@
+"""The model of a migratable device, as device sources report it."""
+
+import dataclasses
+import typing
+
+#: A type of an mdev parent: the target-side check can run against it
+#: before any mdev of the type exists.
+MDEV_TYPE = 'mdev_type'
+#: An mdev instance (a vGPU given to an instance).
+MDEV = 'mdev'
+#: A PCI function (a PF, or an SR-IOV VF) assigned as a whole.
+PCI = 'pci'
+KINDS = (MDEV_TYPE, MDEV, PCI)
+
+#: Where a device's string came from.
+FROM_ATTRIBUTE = 'attribute'
+FROM_SYNTHESIS = 'synthesized'
+
+
+@dataclasses.dataclass
+class Device:
+    """One device and its compatibility string.
+
+    ``string`` is None when it could not be read; ``error`` then says why.
+    ``attribute`` is the path of the writable ``migration_version``
+    attribute, or None for a synthesized descriptor (the acceptance policy
+    then stands in for the kernel write).
+    """
+
+    kind: str
+    #: Unique on the host: ``<parent>/<type>``, the mdev uuid, or the PCI
+    #: address.
+    name: str
+    #: The device's sysfs directory, links resolved.
+    path: str
+    #: PCI address of the mdev parent, or of the PF of a VF.
+    parent: typing.Optional[str] = None
+    mdev_type: typing.Optional[str] = None
+    attribute: typing.Optional[str] = None
+    string: typing.Optional[str] = None
+    origin: typing.Optional[str] = None
+    #: Standard sysfs facts: vendor, device, driver, driver_version,
+    #: device_api, type_name...
+    facts: typing.Dict[str, str] = dataclasses.field(default_factory=dict)
+    error: typing.Optional[str] = None
+    source: typing.Optional[str] = None
+
+    @property
+    def tracked(self):
+        """True when the device has a string the check can use."""
+        return self.string is not None and self.error is None

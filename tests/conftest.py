@@ -1,0 +1,51 @@
+"""Shared pytest fixtures: FUSE-emulated sysfs trees.
+
+``emulated_sysfs(spec)`` mounts a tree (a bundled example's name, a dict, a
+path or a Spec) under the test's tmp_path and returns the running
+EmulatedSysfs; at teardown it unmounts every tree and fails the test if
+anything but a ``migration_version`` attribute saw a write attempt.  When
+FUSE cannot be mounted the fixture raises: FUSE tests fail, never skip.
+"""
+
+import json
+
+import pytest
+
+from nova_migcompat.emulation import mount
+from nova_migcompat.emulation import spec as spec_mod
+
+
+@pytest.fixture
+def example_spec():
+    """example_spec(name) -> a fresh, editable dict of an example tree."""
+    def load(name):
+        return spec_mod.load_example(name).to_dict()
+    return load
+
+
+@pytest.fixture
+def emulated_sysfs(tmp_path):
+    """emulated_sysfs(spec) -> a mounted EmulatedSysfs (see the module)."""
+    started = []
+
+    def start(spec='nvidia-a'):
+        n = len(started)
+        fs = mount.EmulatedSysfs(spec, tmp_path / ('sysfs%d' % n),
+                                 workdir=tmp_path / ('sysfs%d.work' % n))
+        started.append(fs)
+        return fs.start()
+
+    yield start
+    problems = []
+    errors = []
+    for fs in started:
+        try:
+            fs.stop()
+        except mount.EmulationError as e:
+            errors.append(str(e))
+        for event in fs.foreign_writes():
+            problems.append('%s: %s' % (fs.root, json.dumps(event)))
+    assert not errors, 'unmount failed: %s' % '; '.join(errors)
+    assert not problems, ('write attempts on something other than a '
+                          'migration_version attribute:\n%s'
+                          % '\n'.join(problems))

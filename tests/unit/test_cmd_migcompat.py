@@ -1,0 +1,100 @@
+"""The operator tool's decode and encode commands, run as a user would."""
+
+import json
+
+import pytest
+
+from nova_migcompat.cmd import migcompat
+from nova_migcompat import codec
+
+GVT = 'i915-v1-8086-591d-i915-GVTg_V5_8-1'
+DESCRIPTOR = ('{"device_api":"vfio-pci","vendor":"nvidia",'
+              '"version":{"major":2,"minor":1},'
+              '"vfio-pci":{"vendor":4318,"device":7864},'
+              '"mdev_attrs":[{"mdev_type":"nvidia-35"}]}')
+
+
+def run(capsys, *argv):
+    status = migcompat.main(list(argv))
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def test_encode_then_decode_round_trips(capsys):
+    status, out, _ = run(capsys, 'encode', '--format', 'json', DESCRIPTOR)
+    assert status == 0
+    encoded = json.loads(out)
+    assert encoded['src_trait'].startswith('CUSTOM_MIGCOMPAT_SRC_1')
+    status, out, _ = run(capsys, 'decode', '--format', 'json',
+                         encoded['src_trait'], encoded['acc_trait'])
+    assert status == 0
+    src, acc = json.loads(out)
+    assert src['string'] == acc['string'] == DESCRIPTOR
+    assert (src['role'], acc['role']) == ('SRC', 'ACC')
+    assert src['format'] == 'json'
+    assert src['summary'] == 'nvidia 2.1 10de:1eb8 nvidia-35'
+
+
+def test_decode_table_explains_the_string(capsys):
+    trait = codec.trait(codec.ACC, codec.encode(GVT))
+    status, out, _ = run(capsys, 'decode', trait)
+    assert status == 0
+    assert 'accepted by (ACC)' in out
+    assert 'string: %s' % GVT in out
+    assert 'i915 1.0 8086:591d i915-GVTg_V5_8' in out
+
+
+def test_decode_bad_trait_says_what_is_wrong(capsys):
+    good = codec.trait(codec.SRC, codec.encode(GVT))
+    status, out, _ = run(capsys, 'decode', 'CUSTOM_GPU_FAST', good,
+                         'CUSTOM_MIGCOMPAT_SRC_9ZZZ')
+    assert status == 1
+    assert 'CUSTOM_GPU_FAST\n  error: ' in out
+    assert 'unknown codec version' in out
+    # The good trait in the middle is still decoded.
+    assert 'string: %s' % GVT in out
+
+
+def test_encode_refuses_invalid_strings(capsys):
+    status, out, err = run(capsys, 'encode', 'caf\u00e9')
+    assert status == 1
+    assert 'non-ASCII' in err
+    assert out == ''
+
+
+def test_devices_of_a_bundled_example(capsys):
+    status, out, _ = run(capsys, 'devices', '--example', 'intel-gvt',
+                         '--check', '--format', 'json')
+    assert status == 0
+    [host] = json.loads(out)
+    assert host['host'] == 'intel-gvt'
+    by_name = {d['name']: d for d in host['devices']}
+    gvt8 = by_name['0000:00:02.0/i915-GVTg_V5_8']
+    assert gvt8['string'] == GVT
+    assert gvt8['origin'] == 'attribute'
+    assert gvt8['format'] == 'opaque'
+    assert codec.decode_trait(gvt8['src_trait'])[2] == GVT
+    # The kernel (emulated i915) accepts exactly its own string.
+    checks = {row['target']: row['results'] for row in host['check']}
+    assert checks['0000:00:02.0/i915-GVTg_V5_8'][
+        '0000:00:02.0/i915-GVTg_V5_8']['result'] == 'accepts'
+    assert checks['0000:00:02.0/i915-GVTg_V5_8'][
+        '0000:00:02.0/i915-GVTg_V5_4']['result'] == 'refuses'
+
+
+def test_devices_table_of_a_sysfs_root(capsys, emulated_sysfs):
+    fs = emulated_sysfs('no-attributes')
+    status, out, _ = run(capsys, 'devices', '--sysfs-root', str(fs.root))
+    assert status == 0
+    assert '| 0000:5e:00.1 ' in out
+    assert 'synthesized' in out
+    assert 'mlx5_vfio_pci 24.7 15b3:101e' in out
+    assert 'trait:  CUSTOM_MIGCOMPAT_SRC_1' in out
+    # Listing reads only.
+    assert fs.writes() == []
+
+
+def test_unknown_example_is_a_clear_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        run(capsys, 'devices', '--example', 'nope')
+    assert 'unknown example nope' in str(e.value)
