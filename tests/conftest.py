@@ -8,11 +8,22 @@ FUSE cannot be mounted the fixture raises: FUSE tests fail, never skip.
 """
 
 import json
+import os
 
+import hypothesis
 import pytest
 
 from nova_migcompat.emulation import mount
 from nova_migcompat.emulation import spec as spec_mod
+
+# No wall-clock deadlines (a loaded 2-core CI machine is slow, and tests
+# never judge time); CI runs the same examples every time.
+hypothesis.settings.register_profile('default', deadline=None)
+hypothesis.settings.register_profile('ci', deadline=None, derandomize=True,
+                                     print_blob=True)
+hypothesis.settings.load_profile(
+    os.environ.get('HYPOTHESIS_PROFILE') or
+    ('ci' if os.environ.get('CI') else 'default'))
 
 
 @pytest.fixture
