@@ -6,6 +6,9 @@ tool from their own configuration files (or nova.conf itself).
 :func:`list_opts`.
 """
 
+import socket
+
+from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
 migcompat_group = cfg.OptGroup(
@@ -74,11 +77,96 @@ and the target's minor version is the same or newer.
 """),
 ]
 
+agent_opts = [
+    cfg.StrOpt(
+        'nodename',
+        default=socket.gethostname(),
+        sample_default='<the host name>',
+        help="""
+The name of this host's compute node resource provider in placement.
+
+Nova names the root provider of a compute node after the hypervisor
+hostname (``openstack hypervisor list`` shows it; for libvirt it is the
+host name libvirt reports, usually the machine's host name), and names the
+provider of a physical GPU ``<nodename>_pci_<domain>_<bus>_<slot>_<fn>``.
+"""),
+    cfg.IntOpt(
+        'interval',
+        default=60,
+        min=5,
+        help="""
+Seconds between two reporting cycles of the agent (a random 10% jitter is
+added so that a fleet does not query placement in lockstep).
+
+A new string on one host is accepted (or refused) by every other host
+within about two intervals: one for the new host to publish it, one for
+the others to check it.
+"""),
+    cfg.ListOpt(
+        'mdev_types',
+        default=[],
+        help="""
+mdev types to report, e.g. Nova's ``[devices]enabled_mdev_types``.
+
+Empty (the default) reports every type a parent device supports.  A
+physical GPU's provider then requires a destination to accept the strings
+of all its types; list the types Nova uses to require only those.
+"""),
+    cfg.IntOpt(
+        'max_catalog_strings',
+        default=1000,
+        min=1,
+        help="""
+The most fleet strings (``CUSTOM_MIGCOMPAT_SRC_*`` traits in placement)
+one cycle checks the local devices against.  Beyond it, the cycle checks
+the first ones in trait order and logs an error: raise it for very
+heterogeneous fleets.
+"""),
+    cfg.BoolOpt(
+        'delete_unused_traits',
+        default=False,
+        help="""
+Delete ``CUSTOM_MIGCOMPAT_*`` traits that no resource provider carries any
+more, at the end of each cycle.  Enable it on one agent of the fleet (or
+all: deleting a trait in use is refused by placement).
+"""),
+]
+
+PLACEMENT_GROUP = 'placement'
+
+
+def _placement_adapter_opts():
+    # keystoneauth1 reads the version options too; nova.conf leaves them
+    # unset (the code asks for its microversions).
+    opts = ks_loading.get_adapter_conf_options(include_deprecated=False)
+    cfg.set_defaults(opts, service_type='placement',
+                     valid_interfaces=['internal', 'public'])
+    return opts
+
 
 def register_opts(conf):
+    """The [migcompat] options (the filter, the tools and the agent)."""
     conf.register_group(migcompat_group)
-    conf.register_opts(device_opts, group=migcompat_group)
+    conf.register_opts(device_opts + agent_opts, group=migcompat_group)
+
+
+def register_placement_opts(conf):
+    """The keystoneauth1 [placement] options, as nova-compute has them."""
+    ks_loading.register_session_conf_options(conf, PLACEMENT_GROUP)
+    ks_loading.register_auth_conf_options(conf, PLACEMENT_GROUP)
+    conf.register_opts(_placement_adapter_opts(), group=PLACEMENT_GROUP)
 
 
 def list_opts():
-    return {migcompat_group: device_opts}
+    return {migcompat_group: device_opts + agent_opts}
+
+
+def list_agent_opts():
+    """Everything the agent reads: [migcompat] and [placement]."""
+    placement_opts = (
+        ks_loading.get_session_conf_options() +
+        ks_loading.get_auth_common_conf_options() +
+        ks_loading.get_auth_plugin_conf_options('password') +
+        _placement_adapter_opts())
+    return {migcompat_group: device_opts + agent_opts,
+            PLACEMENT_GROUP: placement_opts}

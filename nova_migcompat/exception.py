@@ -46,3 +46,23 @@ class OutsideRoot(SysfsError):
 
 class UnsafeWrite(SysfsError):
     """A write target is not a migration_version attribute we may write."""
+
+
+class PlacementError(MigCompatError):
+    """Placement answered something we cannot work with."""
+
+    def __init__(self, msg, status=None):
+        super().__init__(msg)
+        self.status = status
+
+
+class PlacementUnavailable(PlacementError):
+    """Placement could not be reached, or failed (5xx): try again later."""
+
+
+class NotFound(PlacementError):
+    """A resource provider or trait does not exist (any more)."""
+
+
+class GenerationConflict(PlacementError):
+    """A provider changed between our read and our write (409)."""

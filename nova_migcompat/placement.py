@@ -1,0 +1,164 @@
+"""The placement client of nova-migcompat's agent and tools.
+
+A thin layer over a keystoneauth1 adapter built from the same
+``[placement]`` options nova-compute uses.  Every response body is read
+with a size bound, every call is counted (``requests``), and failures come
+back as :mod:`nova_migcompat.exception` errors: ``PlacementUnavailable``
+for what may pass (connection errors, 5xx), ``PlacementError`` for the
+rest.
+"""
+
+from urllib import parse
+
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import loading as ks_loading
+from oslo_log import log as logging
+from oslo_serialization import jsonutils
+
+from nova_migcompat import conf as migcompat_conf
+from nova_migcompat import exception
+
+LOG = logging.getLogger(__name__)
+
+#: Providers in one tree, traits on one provider or in one listing: far
+#: more than any real deployment has, small enough to bound memory.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+# in_tree and root_provider_uuid (1.14), trait listing filters (1.6),
+# provider traits with generation (1.6), concurrent_update codes (1.23).
+MICROVERSION = '1.23'
+
+
+class PlacementClient(object):
+
+    def __init__(self, adapter):
+        self._adapter = adapter
+        #: Number of HTTP requests sent, for the reports and the benchmark.
+        self.requests = 0
+
+    @classmethod
+    def from_conf(cls, conf):
+        group = migcompat_conf.PLACEMENT_GROUP
+        auth = ks_loading.load_auth_from_conf_options(conf, group)
+        session = ks_loading.load_session_from_conf_options(conf, group,
+                                                            auth=auth)
+        adapter = ks_loading.load_adapter_from_conf_options(
+            conf, group, session=session, auth=auth, raise_exc=False)
+        return cls(adapter)
+
+    def _request(self, method, url, body=None, ok=(200,)):
+        """Send a request; return ``(status, decoded body or None)``."""
+        self.requests += 1
+        kwargs = {'microversion': MICROVERSION, 'stream': True,
+                  'headers': {'Accept': 'application/json'}}
+        if body is not None:
+            kwargs['json'] = body
+        try:
+            resp = self._adapter.request(url, method, **kwargs)
+        except ks_exc.ClientException as e:
+            raise exception.PlacementUnavailable(
+                '%s %s: placement unreachable: %s' % (method, url, e))
+        try:
+            data = resp.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+        finally:
+            resp.close()
+        if len(data) > MAX_RESPONSE_BYTES:
+            raise exception.PlacementError(
+                '%s %s: response larger than %d bytes'
+                % (method, url, MAX_RESPONSE_BYTES))
+        status = resp.status_code
+        if status >= 500:
+            raise exception.PlacementUnavailable(
+                '%s %s: placement failed with %d' % (method, url, status))
+        decoded = None
+        if data:
+            try:
+                decoded = jsonutils.loads(data)
+            except ValueError:
+                raise exception.PlacementError(
+                    '%s %s: %d with a body that is not JSON'
+                    % (method, url, status))
+        if status not in ok:
+            raise self._error(method, url, status, decoded)
+        return status, decoded
+
+    @staticmethod
+    def _error(method, url, status, body):
+        detail, code = '', None
+        if isinstance(body, dict) and body.get('errors'):
+            err = body['errors'][0]
+            detail = ': %s' % str(err.get('detail', ''))[:500]
+            code = err.get('code')
+        msg = '%s %s: %d%s' % (method, url, status, detail)
+        if status == 404:
+            return exception.NotFound(msg, status)
+        if status == 409 and code == 'placement.concurrent_update':
+            return exception.GenerationConflict(msg, status)
+        return exception.PlacementError(msg, status)
+
+    @staticmethod
+    def _list(body, key, url):
+        if not isinstance(body, dict) or not isinstance(body.get(key), list):
+            raise exception.PlacementError('GET %s: no %r list in the '
+                                           'response' % (url, key))
+        return body[key]
+
+    def find_provider(self, name):
+        """The provider named ``name``, or None."""
+        url = '/resource_providers?name=%s' % parse.quote(name, safe='')
+        _, body = self._request('GET', url)
+        found = self._list(body, 'resource_providers', url)
+        return found[0] if found else None
+
+    def providers_in_tree(self, root_uuid):
+        """Every provider of the tree rooted at ``root_uuid``."""
+        url = '/resource_providers?in_tree=%s' % root_uuid
+        _, body = self._request('GET', url)
+        return self._list(body, 'resource_providers', url)
+
+    def provider_traits(self, uuid):
+        """``(set of trait names, generation)`` of a provider."""
+        url = '/resource_providers/%s/traits' % uuid
+        _, body = self._request('GET', url)
+        traits = self._list(body, 'traits', url)
+        return set(traits), body.get('resource_provider_generation')
+
+    def set_provider_traits(self, uuid, traits, generation):
+        """Replace a provider's traits; returns the new generation.
+
+        :raises GenerationConflict: the provider changed since
+            ``generation`` was read.
+        """
+        url = '/resource_providers/%s/traits' % uuid
+        _, body = self._request(
+            'PUT', url, {'traits': sorted(traits),
+                         'resource_provider_generation': generation})
+        return body.get('resource_provider_generation')
+
+    def ensure_trait(self, name):
+        """Create a custom trait (a no-op if it exists)."""
+        self._request('PUT', '/traits/%s' % name, ok=(201, 204))
+
+    def traits(self, prefix, associated=None):
+        """Names of the traits starting with ``prefix``.
+
+        :param associated: True: only traits some provider has; False: only
+            traits no provider has; None: all.
+        """
+        url = '/traits?name=startswith:%s' % parse.quote(prefix, safe='')
+        if associated is not None:
+            url += '&associated=%s' % ('true' if associated else 'false')
+        _, body = self._request('GET', url)
+        return set(self._list(body, 'traits', url))
+
+    def delete_trait(self, name):
+        """Delete a custom trait; False if a provider still has it."""
+        try:
+            self._request('DELETE', '/traits/%s' % name, ok=(204,))
+        except exception.NotFound:
+            pass
+        except exception.PlacementError as e:
+            if e.status == 409:
+                return False
+            raise
+        return True

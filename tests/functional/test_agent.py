@@ -1,0 +1,119 @@
+"""nova-migcompat-agent as an operator runs it: --once, --dry-run, daemon.
+"""
+
+import os
+import signal
+
+from nova_migcompat.cmd import agent
+from nova_migcompat import codec
+
+PGPUS = ('0000:81:00.0', '0000:82:00.0')
+
+
+def write_conf(tmp_path, placement_api, sysfs_root, nodename='node-a',
+               **extra):
+    path = tmp_path / 'nova.conf'
+    lines = ['[placement]', 'auth_type = admin_token',
+             'endpoint = %s' % placement_api.endpoint, 'token = admin',
+             'endpoint_override = %s' % placement_api.endpoint, '',
+             '[migcompat]', 'nodename = %s' % nodename,
+             'sysfs_root = %s' % sysfs_root, 'interval = 5']
+    lines += ['%s = %s' % item for item in extra.items()]
+    path.write_text('\n'.join(lines) + '\n')
+    return str(path)
+
+
+def test_once_publishes_and_exits_0(tmp_path, placement_api,
+                                    emulated_sysfs):
+    tree = placement_api.create_compute('node-a', PGPUS)
+    fs = emulated_sysfs('nvidia-a')
+    conf = write_conf(tmp_path, placement_api, fs.root)
+    assert agent.main(['--config-file', conf, '--once']) == 0
+    traits = placement_api.traits(tree['node-a_pci_0000_81_00_0'])
+    assert any(t.startswith(codec.SRC_PREFIX) for t in traits)
+
+
+def test_once_without_root_provider_exits_1(tmp_path, placement_api,
+                                            emulated_sysfs):
+    conf = write_conf(tmp_path, placement_api,
+                      emulated_sysfs('nvidia-a').root)
+    assert agent.main(['--config-file', conf, '--once']) == 1
+
+
+def test_once_with_an_unreadable_device_exits_2(tmp_path, placement_api,
+                                                emulated_sysfs,
+                                                example_spec):
+    placement_api.create_compute('node-a', PGPUS)
+    spec = example_spec('nvidia-a')
+    spec['pci'][1]['mdev_types'][0]['migration_version'][
+        'read_error'] = 'EIO'
+    conf = write_conf(tmp_path, placement_api, emulated_sysfs(spec).root)
+    assert agent.main(['--config-file', conf, '--once']) == 2
+
+
+def test_dry_run_needs_no_placement(tmp_path, emulated_sysfs, capsys):
+    fs = emulated_sysfs('sriov-vf')
+    path = tmp_path / 'agent.conf'
+    path.write_text('[migcompat]\nnodename = node-q\nsysfs_root = %s\n'
+                    % fs.root)
+    assert agent.main(['--config-file', str(path), '--dry-run']) == 0
+    out = capsys.readouterr().out
+    assert 'Dry run for node node-q' in out
+    assert '  S1  qat-8086-4941-drv-1.2-sym;asym;dc' in out
+    assert 'Provider node-q\n' in out
+    assert 'produces S1  (pci 0000:3b:00.1)' in out
+    assert 'accepts  S1' in out
+    # The target-side check ran through the emulated kernel path.
+    assert [w['path'] for w in fs.writes() if w['op'] == 'write'] == [
+        '/devices/pci0000:3b/0000:3b:00.1/migration_version']
+
+
+class ProbedAgent(agent.Agent):
+    """Signals itself from inside its cycles, as an operator would."""
+
+    def __init__(self, conf, conf_path):
+        super().__init__(conf)
+        self.conf_path = conf_path
+        self.reports = []
+        self.mdev_types_seen = []
+
+    def cycle(self):
+        self.mdev_types_seen.append(sorted(self.reporter.mdev_types))
+        report = super().cycle()
+        self.reports.append(report)
+        if len(self.reports) == 1:
+            with open(self.conf_path, 'a') as f:
+                f.write('mdev_types = nvidia-36\n')
+            os.kill(os.getpid(), signal.SIGHUP)
+        else:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return report
+
+
+def test_daemon_reloads_on_sighup_and_stops_on_sigterm(tmp_path,
+                                                       placement_api,
+                                                       emulated_sysfs):
+    tree = placement_api.create_compute('node-a', PGPUS)
+    fs = emulated_sysfs('nvidia-a')
+    conf_path = write_conf(tmp_path, placement_api, fs.root)
+    conf = agent.parse_config(['--config-file', conf_path])
+    previous = {sig: signal.getsignal(sig)
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    probe = ProbedAgent(conf, conf_path)
+    try:
+        assert probe.run_forever() == agent.EXIT_OK
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        conf.reset()
+    assert len(probe.reports) == 2
+    assert all(r.ok for r in probe.reports)
+    # The second cycle ran with the reloaded configuration: only type
+    # nvidia-36 is reported, which this host does not have, so our traits
+    # were withdrawn.
+    assert probe.mdev_types_seen == [[], ['nvidia-36']]
+    assert probe.reports[1].changed == sorted(
+        'node-a_pci_%s' % a.replace(':', '_').replace('.', '_')
+        for a in PGPUS)
+    assert all(not t.startswith(codec.PREFIX)
+               for rp in tree.values() for t in placement_api.traits(rp))
