@@ -158,7 +158,7 @@ def register_placement_opts(conf):
 
 
 def list_opts():
-    return {migcompat_group: device_opts + agent_opts}
+    return [(migcompat_group, device_opts + agent_opts)]
 
 
 def list_agent_opts():
@@ -168,5 +168,5 @@ def list_agent_opts():
         ks_loading.get_auth_common_conf_options() +
         ks_loading.get_auth_plugin_conf_options('password') +
         _placement_adapter_opts())
-    return {migcompat_group: device_opts + agent_opts,
-            PLACEMENT_GROUP: placement_opts}
+    return [(migcompat_group, device_opts + agent_opts),
+            (PLACEMENT_GROUP, placement_opts)]
