@@ -132,6 +132,25 @@ all: deleting a trait in use is refused by placement).
 """),
 ]
 
+filter_opts = [
+    cfg.StrOpt(
+        'on_error',
+        default='reject',
+        choices=[
+            ('reject', 'Keep no host: the live migration fails with '
+                       'NoValidHost and the server stays where it is.'),
+            ('pass', 'Keep every host, as stock Nova would.'),
+        ],
+        help="""
+What MigrationCompatibilityFilter does when it cannot work out a request
+(the database or placement fails, placement answers something unexpected).
+
+The error is logged with the instance uuid either way.  ``reject`` is the
+safe choice: a live migration to a destination whose devices may not accept
+the device state fails mid-flight.
+"""),
+]
+
 PLACEMENT_GROUP = 'placement'
 
 
@@ -147,7 +166,8 @@ def _placement_adapter_opts():
 def register_opts(conf):
     """The [migcompat] options (the filter, the tools and the agent)."""
     conf.register_group(migcompat_group)
-    conf.register_opts(device_opts + agent_opts, group=migcompat_group)
+    conf.register_opts(device_opts + agent_opts + filter_opts,
+                       group=migcompat_group)
 
 
 def register_placement_opts(conf):
@@ -158,7 +178,7 @@ def register_placement_opts(conf):
 
 
 def list_opts():
-    return [(migcompat_group, device_opts + agent_opts)]
+    return [(migcompat_group, device_opts + agent_opts + filter_opts)]
 
 
 def list_agent_opts():

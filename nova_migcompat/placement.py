@@ -24,15 +24,65 @@ LOG = logging.getLogger(__name__)
 #: more than any real deployment has, small enough to bound memory.
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
-# in_tree and root_provider_uuid (1.14), trait listing filters (1.6),
-# provider traits with generation (1.6), concurrent_update codes (1.23).
+# in_tree and root_provider_uuid (1.14), required traits (1.18), trait
+# listing filters (1.6), provider traits with generation (1.6),
+# concurrent_update codes (1.23).
 MICROVERSION = '1.23'
+
+
+class AdapterTransport(object):
+    """Requests through a keystoneauth1 adapter, bodies read with a bound."""
+
+    def __init__(self, adapter):
+        self.adapter = adapter
+
+    def send(self, method, url, body, microversion):
+        kwargs = {'microversion': microversion, 'stream': True,
+                  'headers': {'Accept': 'application/json'}}
+        if body is not None:
+            kwargs['json'] = body
+        try:
+            resp = self.adapter.request(url, method, **kwargs)
+        except ks_exc.ClientException as e:
+            raise exception.PlacementUnavailable(
+                '%s %s: placement unreachable: %s' % (method, url, e))
+        try:
+            data = resp.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+        finally:
+            resp.close()
+        return resp.status_code, data
+
+
+class ReportClientTransport(object):
+    """Requests through nova's scheduler report client (in the scheduler).
+
+    The report client reads whole bodies; the bound is checked after.
+    """
+
+    def __init__(self, report_client):
+        self.report_client = report_client
+
+    def send(self, method, url, body, microversion):
+        rc = self.report_client
+        try:
+            if method == 'GET':
+                resp = rc.get(url, version=microversion)
+            elif method == 'PUT':
+                resp = rc.put(url, body, version=microversion)
+            elif method == 'DELETE':
+                resp = rc.delete(url, version=microversion)
+            else:
+                raise ValueError('unsupported method %s' % method)
+        except ks_exc.ClientException as e:
+            raise exception.PlacementUnavailable(
+                '%s %s: placement unreachable: %s' % (method, url, e))
+        return resp.status_code, resp.content or b''
 
 
 class PlacementClient(object):
 
-    def __init__(self, adapter):
-        self._adapter = adapter
+    def __init__(self, transport):
+        self._transport = transport
         #: Number of HTTP requests sent, for the reports and the benchmark.
         self.requests = 0
 
@@ -44,29 +94,21 @@ class PlacementClient(object):
                                                             auth=auth)
         adapter = ks_loading.load_adapter_from_conf_options(
             conf, group, session=session, auth=auth, raise_exc=False)
-        return cls(adapter)
+        return cls(AdapterTransport(adapter))
 
-    def _request(self, method, url, body=None, ok=(200,)):
+    @classmethod
+    def from_report_client(cls, report_client):
+        return cls(ReportClientTransport(report_client))
+
+    def _request(self, method, url, body=None, ok=(200,),
+                 microversion=MICROVERSION):
         """Send a request; return ``(status, decoded body or None)``."""
         self.requests += 1
-        kwargs = {'microversion': MICROVERSION, 'stream': True,
-                  'headers': {'Accept': 'application/json'}}
-        if body is not None:
-            kwargs['json'] = body
-        try:
-            resp = self._adapter.request(url, method, **kwargs)
-        except ks_exc.ClientException as e:
-            raise exception.PlacementUnavailable(
-                '%s %s: placement unreachable: %s' % (method, url, e))
-        try:
-            data = resp.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
-        finally:
-            resp.close()
+        status, data = self._transport.send(method, url, body, microversion)
         if len(data) > MAX_RESPONSE_BYTES:
             raise exception.PlacementError(
                 '%s %s: response larger than %d bytes'
                 % (method, url, MAX_RESPONSE_BYTES))
-        status = resp.status_code
         if status >= 500:
             raise exception.PlacementUnavailable(
                 '%s %s: placement failed with %d' % (method, url, status))
@@ -150,6 +192,22 @@ class PlacementClient(object):
             url += '&associated=%s' % ('true' if associated else 'false')
         _, body = self._request('GET', url)
         return set(self._list(body, 'traits', url))
+
+    def providers_with_trait(self, name):
+        """Every provider that has the trait ``name`` (1.18)."""
+        url = '/resource_providers?required=%s' % parse.quote(name, safe='')
+        _, body = self._request('GET', url)
+        return self._list(body, 'resource_providers', url)
+
+    def allocations(self, consumer_uuid):
+        """A consumer's ``{provider uuid: {'resources': {...}}}``."""
+        url = '/allocations/%s' % consumer_uuid
+        _, body = self._request('GET', url)
+        allocs = body.get('allocations') if isinstance(body, dict) else None
+        if not isinstance(allocs, dict):
+            raise exception.PlacementError('GET %s: no allocations in the '
+                                           'response' % url)
+        return allocs
 
     def delete_trait(self, name):
         """Delete a custom trait; False if a provider still has it."""

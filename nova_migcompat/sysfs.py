@@ -12,9 +12,20 @@ import errno
 import os
 import re
 import stat
+import sys
 
 from nova_migcompat import compat_string
 from nova_migcompat import exception
+
+
+def _real_os():
+    # Under eventlet (the agent inside nova's in-process test cloud and the
+    # demo) os.read/os.write are green: on EAGAIN they wait for the fd and
+    # retry forever.  A sysfs attribute answers EAGAIN for "busy, ask
+    # later", so use the real calls.
+    patcher = sys.modules.get('eventlet.patcher')
+    return patcher.original('os') if patcher is not None else os
+
 
 ATTRIBUTE = 'migration_version'
 
@@ -139,8 +150,9 @@ class Sysfs(object):
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise exception.SysfsError(where, 'not an attribute file')
             chunks, size = [], 0
+            real_os = _real_os()
             while size <= limit:
-                chunk = os.read(fd, limit + 1 - size)
+                chunk = real_os.read(fd, limit + 1 - size)
                 if not chunk:
                     break
                 chunks.append(chunk)
@@ -211,7 +223,7 @@ class Sysfs(object):
                 raise exception.UnsafeWrite(
                     where, 'changed under us: not an attribute of the %s '
                     'mount at %s' % (mount.fstype, mount.mountpoint))
-            written = os.write(fd, data)
+            written = _real_os().write(fd, data)
             if written != len(data):
                 raise OSError(errno.EIO, 'short write: %d of %d bytes'
                               % (written, len(data)))

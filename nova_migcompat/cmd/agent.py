@@ -141,13 +141,21 @@ def print_dry_run(conf, out=None):
     return EXIT_DEVICE_PROBLEMS if report.device_problems else EXIT_OK
 
 
-def parse_config(argv):
+def load_config(argv, default_config_files=None):
+    """The agent's configuration, without touching logging."""
     conf = cfg.ConfigOpts()
     migcompat_conf.register_opts(conf)
     migcompat_conf.register_placement_opts(conf)
     conf.register_cli_opts(cli_opts)
     logging.register_options(conf)
-    conf(argv, project='nova', prog='nova-migcompat-agent')
+    conf(argv, project='nova', prog='nova-migcompat-agent',
+         default_config_files=default_config_files)
+    return conf
+
+
+def parse_config(argv):
+    """The agent's configuration, and oslo.log set up from it."""
+    conf = load_config(argv)
     logging.set_defaults(default_log_levels=logging.get_default_log_levels()
                          + ['stevedore=WARN'])
     logging.setup(conf, 'nova-migcompat-agent')

@@ -1,0 +1,1 @@
+"""The nova-scheduler side of nova-migcompat (imports nova)."""

@@ -1,0 +1,175 @@
+"""Keep only live-migration destinations whose devices accept the source's.
+"""
+
+import time
+
+from nova import conf as nova_conf
+from nova.scheduler.client import report
+from nova.scheduler import filters
+from nova.scheduler import utils as scheduler_utils
+from oslo_log import log as logging
+
+from nova_migcompat import codec
+from nova_migcompat import conf as migcompat_conf
+from nova_migcompat import exception
+from nova_migcompat import formats
+from nova_migcompat import placement
+from nova_migcompat import requirements
+from nova_migcompat.scheduler import live_migration
+
+LOG = logging.getLogger(__name__)
+CONF = nova_conf.CONF
+migcompat_conf.register_opts(CONF)
+
+_SHOWN_CHARS = 200
+
+
+class _Plan(object):
+    """What one request needs, worked out once (filters are shared)."""
+
+    def __init__(self, migration):
+        self.migration = migration
+        self.requirements = []
+        self.accepting = {}
+        self.roots = {}
+        self.strings = {}
+        self.error = None
+        self.requests = 0
+        self.started = time.monotonic()
+
+    def describe(self, token):
+        text = self.strings.get(token, '?')
+        try:
+            summary = formats.parse(text).summary()
+        except exception.MigCompatError:
+            summary = 'malformed string'
+        shown = text if len(text) <= _SHOWN_CHARS else (
+            text[:_SHOWN_CHARS] + '...')
+        return '%s [%s]' % (summary, shown.replace('\n', ' '))
+
+
+class MigrationCompatibilityFilter(filters.BaseHostFilter,
+                                   filters.CandidateFilterMixin):
+    """Keep hosts whose devices accept the live-migrating devices' state.
+
+    For a live migration, keeps only the hosts, and of each host only the
+    allocation candidates, whose device resource providers carry the
+    ``CUSTOM_MIGCOMPAT_ACC_*`` trait of every ``CUSTOM_MIGCOMPAT_SRC_*``
+    string of the instance's source device providers (root providers for
+    PCI functions).  Every other request, and instances whose devices
+    publish no string, pass untouched.
+    """
+
+    RUN_ON_REBUILD = False
+
+    def filter_all(self, filter_obj_list, spec_obj):
+        if scheduler_utils.request_is_rebuild(spec_obj):
+            yield from filter_obj_list
+            return
+        plan = self._plan(spec_obj)
+        if plan is None:
+            yield from filter_obj_list
+            return
+        kept = total = 0
+        for host_state in filter_obj_list:
+            total += 1
+            if self._passes(host_state, plan):
+                kept += 1
+                yield host_state
+        LOG.info('Live migration of instance %s: kept %d of %d hosts '
+                 '(%d placement requests, %.1f ms)',
+                 plan.migration.instance_uuid if plan.migration else
+                 spec_obj.instance_uuid, kept, total, plan.requests,
+                 (time.monotonic() - plan.started) * 1000)
+
+    def host_passes(self, host_state, spec_obj):
+        plan = self._plan(spec_obj)
+        return plan is None or self._passes(host_state, plan)
+
+    def _plan(self, spec_obj):
+        """What the request needs, or None if nothing; never raises."""
+        instance_uuid = getattr(spec_obj, 'instance_uuid', None)
+        plan = None
+        client = None
+        try:
+            migration = live_migration.find(spec_obj)
+            if migration is None:
+                return None
+            plan = _Plan(migration)
+            client = placement.PlacementClient.from_report_client(
+                report.report_client_singleton())
+            allocations = client.allocations(migration.migration_uuid)
+            plan.requirements = requirements.source_requirements(
+                allocations, lambda rp: client.provider_traits(rp)[0],
+                migration.source_root, migration.has_pci)
+            if not plan.requirements:
+                LOG.debug('Instance %s has no tracked devices: every host '
+                          'passes', instance_uuid)
+                return None
+            self._find_accepting(client, plan)
+        except Exception as e:
+            if plan is None:
+                plan = _Plan(None)
+            plan.error = e
+            LOG.error('Cannot work out the device compatibility needs of '
+                      'instance %s (%s: %s); [migcompat]on_error=%s: %s '
+                      'hosts', instance_uuid, type(e).__name__, e,
+                      CONF.migcompat.on_error,
+                      'keeping all' if CONF.migcompat.on_error == 'pass'
+                      else 'rejecting all')
+        if client is not None:
+            plan.requests = client.requests
+        return plan
+
+    @staticmethod
+    def _find_accepting(client, plan):
+        tokens = set()
+        for req in plan.requirements:
+            tokens |= req.tokens
+        for token in sorted(tokens):
+            plan.strings[token] = codec.decode(token)
+            found = client.providers_with_trait(
+                codec.trait(codec.ACC, token))
+            plan.accepting[token] = {rp['uuid'] for rp in found}
+            for rp in found:
+                plan.roots[rp['uuid']] = rp.get('root_provider_uuid')
+
+    def _passes(self, host_state, plan):
+        if plan.error is not None:
+            return CONF.migcompat.on_error == 'pass'
+        shortfall = requirements.check_host(
+            host_state.uuid, plan.requirements, plan.accepting)
+        if shortfall is None and not getattr(
+                host_state, 'allocation_candidates', None):
+            shortfall = requirements.check_host_providers(
+                host_state.uuid, plan.requirements, plan.accepting,
+                plan.roots)
+        if shortfall is not None:
+            self._log_rejection(host_state, plan, shortfall, 'Host')
+            return False
+        if not getattr(host_state, 'allocation_candidates', None):
+            return True
+
+        def compatible(candidate):
+            shortfall = requirements.check_candidate(
+                candidate, plan.requirements, plan.accepting)
+            if shortfall is not None:
+                self._log_rejection(host_state, plan, shortfall,
+                                    'Allocation candidate of host')
+            return shortfall is None
+
+        return bool(self.filter_candidates(host_state, compatible))
+
+    @staticmethod
+    def _log_rejection(host_state, plan, shortfall, what):
+        req = shortfall.requirement
+        where = ('the host (PCI functions)' if req.host_level else
+                 'device provider %s' % shortfall.provider
+                 if shortfall.provider else
+                 'no provider of %s' % ','.join(sorted(req.resource_classes)))
+        LOG.info('%s %s rejected for the live migration of instance %s: '
+                 '%s does not accept the string of source provider %s: %s',
+                 what, host_state.host, plan.migration.instance_uuid, where,
+                 ','.join(req.sources),
+                 plan.describe(shortfall.token) if shortfall.token
+                 else '(no provider)')
