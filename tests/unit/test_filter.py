@@ -1,0 +1,89 @@
+"""MigrationCompatibilityFilter without Nova services: the requests it must
+leave alone, and what it does when it cannot work a request out.
+
+The live-migration behaviour itself is proven through real Nova in
+tests/functional/test_live_migration.py.
+"""
+
+import logging
+
+from nova import conf as nova_conf
+from nova import objects
+from nova.tests.unit.scheduler import fakes
+from oslo_utils import uuidutils
+import pytest
+
+from nova_migcompat.scheduler import filters as migcompat_filters
+from nova_migcompat.scheduler.filters import migration_compatibility_filter
+
+objects.register_all()
+CONF = nova_conf.CONF
+FILTER = migration_compatibility_filter.MigrationCompatibilityFilter
+
+
+@pytest.fixture
+def hosts():
+    return [fakes.FakeHostState('host%d' % i, 'node%d' % i, {})
+            for i in range(3)]
+
+
+@pytest.fixture
+def no_placement(monkeypatch):
+    """Fail the test if the filter asks placement anything."""
+    def forbidden():
+        raise AssertionError('the filter built a placement client')
+    monkeypatch.setattr(migration_compatibility_filter.report,
+                        'report_client_singleton', forbidden)
+
+
+@pytest.fixture
+def on_error():
+    def set_to(value):
+        CONF.set_override('on_error', value, 'migcompat')
+    yield set_to
+    CONF.clear_override('on_error', 'migcompat')
+
+
+def test_boot_request_passes_untouched(hosts, no_placement):
+    spec = objects.RequestSpec(instance_uuid=uuidutils.generate_uuid())
+    assert list(FILTER().filter_all(hosts, spec)) == hosts
+    assert FILTER().host_passes(hosts[0], spec)
+
+
+def test_rebuild_request_passes_untouched(hosts, no_placement):
+    spec = objects.RequestSpec(
+        instance_uuid=uuidutils.generate_uuid(),
+        scheduler_hints={'_nova_check_type': ['rebuild']})
+    assert list(FILTER().filter_all(hosts, spec)) == hosts
+
+
+def _unreachable_cell_spec():
+    # A live migration's cell whose database cannot be opened: a real
+    # failure while the filter works the request out.
+    cell = objects.CellMapping(
+        uuid=uuidutils.generate_uuid(), name='broken',
+        database_connection='sqlite:////nonexistent/dir/nova.db',
+        transport_url='none:///')
+    return objects.RequestSpec(
+        instance_uuid=uuidutils.generate_uuid(),
+        requested_destination=objects.Destination(cell=cell))
+
+
+@pytest.mark.parametrize('policy,kept', [('reject', 0), ('pass', 3)])
+def test_errors_never_raise_and_follow_on_error(hosts, on_error, caplog,
+                                                policy, kept):
+    on_error(policy)
+    spec = _unreachable_cell_spec()
+    with caplog.at_level(logging.ERROR):
+        result = list(FILTER().filter_all(hosts, spec))
+    assert len(result) == kept
+    errors = [r.getMessage() for r in caplog.records
+              if r.levelno >= logging.ERROR and
+              'device compatibility needs' in r.getMessage()]
+    assert len(errors) == 1
+    assert spec.instance_uuid in errors[0]
+    assert 'on_error=%s' % policy in errors[0]
+
+
+def test_stevedore_loader_returns_the_filter():
+    assert migcompat_filters.all_filters() == [FILTER]
