@@ -16,8 +16,10 @@ import os
 
 import hypothesis
 from nova import test as nova_test
+from oslo_config import cfg
 import pytest
 
+from nova_migcompat import conf as migcompat_conf
 from nova_migcompat.emulation import mount
 from nova_migcompat.emulation import spec as spec_mod
 
@@ -45,6 +47,17 @@ hypothesis.settings.register_profile('ci', deadline=None, derandomize=True,
 hypothesis.settings.load_profile(
     os.environ.get('HYPOTHESIS_PROFILE') or
     ('ci' if os.environ.get('CI') else 'default'))
+
+
+@pytest.fixture
+def conf():
+    """A fresh configuration with the [migcompat] options."""
+    c = cfg.ConfigOpts()
+    migcompat_conf.register_opts(c)
+    c([], default_config_files=[])
+    yield c
+    # Overrides live on the shared option group objects: do not leak them.
+    c.reset()
 
 
 @pytest.fixture

@@ -14,14 +14,11 @@ from nova_migcompat import codec
 from nova_migcompat import placement
 from nova_migcompat import provider_names
 from nova_migcompat import reporter as reporter_mod
+from tests import samples
 
 PGPUS = ('0000:81:00.0', '0000:82:00.0')
-NVIDIA_21 = ('{"device_api":"vfio-pci","vendor":"nvidia",'
-             '"version":{"major":2,"minor":1},'
-             '"vfio-pci":{"vendor":4318,"device":7864},'
-             '"mdev_attrs":[{"mdev_type":"nvidia-35"}]}')
-NVIDIA_23 = NVIDIA_21.replace('"minor":1', '"minor":3')
-NVIDIA_30 = NVIDIA_21.replace('"major":2,"minor":1', '"major":3,"minor":0')
+NVIDIA_21, NVIDIA_23 = samples.NVIDIA_21, samples.NVIDIA_23
+NVIDIA_30 = samples.NVIDIA_30
 
 
 def src(text):

@@ -7,32 +7,17 @@ accepts / refuses / unknown, and never write anything else.
 
 import json
 
-from oslo_config import cfg
 import pytest
 
 from nova_migcompat import check
-from nova_migcompat import conf as migcompat_conf
 from nova_migcompat import descriptor
 from nova_migcompat import device as device_mod
 from nova_migcompat import sources
 from nova_migcompat import sysfs as sysfs_mod
+from tests import samples
 
-NVIDIA_21 = ('{"device_api":"vfio-pci","vendor":"nvidia",'
-             '"version":{"major":2,"minor":1},'
-             '"vfio-pci":{"vendor":4318,"device":7864},'
-             '"mdev_attrs":[{"mdev_type":"nvidia-35"}]}')
-NVIDIA_20 = NVIDIA_21.replace('"minor":1', '"minor":0')
-NVIDIA_23 = NVIDIA_21.replace('"minor":1', '"minor":3')
-NVIDIA_31 = NVIDIA_21.replace('"major":2', '"major":3')
-
-
-@pytest.fixture
-def conf():
-    c = cfg.ConfigOpts()
-    migcompat_conf.register_opts(c)
-    c([], default_config_files=[])
-    yield c
-    c.reset()
+NVIDIA_21, NVIDIA_20 = samples.NVIDIA_21, samples.NVIDIA_20
+NVIDIA_23, NVIDIA_31 = samples.NVIDIA_23, samples.NVIDIA_31
 
 
 def devices_of(conf, fs):

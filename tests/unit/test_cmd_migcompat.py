@@ -6,12 +6,10 @@ import pytest
 
 from nova_migcompat.cmd import migcompat
 from nova_migcompat import codec
+from tests import samples
 
-GVT = 'i915-v1-8086-591d-i915-GVTg_V5_8-1'
-DESCRIPTOR = ('{"device_api":"vfio-pci","vendor":"nvidia",'
-              '"version":{"major":2,"minor":1},'
-              '"vfio-pci":{"vendor":4318,"device":7864},'
-              '"mdev_attrs":[{"mdev_type":"nvidia-35"}]}')
+GVT = samples.GVT
+DESCRIPTOR = samples.NVIDIA_21
 
 
 def run(capsys, *argv):

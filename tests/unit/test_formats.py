@@ -15,6 +15,7 @@ from nova_migcompat.formats import json_descriptor
 from nova_migcompat.formats import keyvalue
 from nova_migcompat.formats import loader
 from nova_migcompat.formats import opaque
+from tests import samples
 
 # Alex Williamson's example, verbatim (comments, hex, trailing comma).
 THREAD_JSON = """{
@@ -44,19 +45,6 @@ THREAD_VENDOR_FIELDS = """{
   ]
 }"""
 
-THREAD_KEYVALUE = """self:
-    device_type=pci
-    device_id=8086591d
-    mdev_type=i915-GVTg_V5_2
-    aggregator=1
-    interface_version=3
-compatible:
-    device_type=pci
-    device_id=8086591d
-    mdev_type=i915-GVTg_V5_{val1:int:1,2,4,8}
-    aggregator={val1}/2
-    interface_version={val3:int:2,3}
-"""
 
 THREAD_COMPATIBLE = {
     'device_type': 'pci',
@@ -240,9 +228,9 @@ def test_json_sniff():
 # -- key=value ---------------------------------------------------------------
 
 def test_keyvalue_thread_example():
-    parsed = loader.parse(THREAD_KEYVALUE)
+    parsed = loader.parse(samples.THREAD_KEYVALUE)
     assert parsed.format == 'keyvalue'
-    assert parsed.text == THREAD_KEYVALUE
+    assert parsed.text == samples.THREAD_KEYVALUE
     assert parsed.mdev_type == 'i915-GVTg_V5_2'
     assert (parsed.pci_vendor, parsed.pci_device) == (0x8086, 0x591d)
     assert parsed.version == base.Version(3, 0)
@@ -252,7 +240,7 @@ def test_keyvalue_thread_example():
 
 
 def test_keyvalue_self_mapping_is_exact():
-    parsed = loader.parse(THREAD_KEYVALUE)
+    parsed = loader.parse(samples.THREAD_KEYVALUE)
     assert keyvalue.self_mapping(parsed) == {
         'device_type': 'pci', 'device_id': '8086591d',
         'mdev_type': 'i915-GVTg_V5_2', 'aggregator': '1',

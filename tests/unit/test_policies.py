@@ -13,6 +13,7 @@ from nova_migcompat.policies import base
 from nova_migcompat.policies import keyvalue
 from nova_migcompat.policies import loader
 from nova_migcompat.policies import rules
+from tests import samples
 
 
 def _descriptor(version='2.1', driver='nvidia', pci=(0x10de, 0x1eb8),
@@ -159,20 +160,6 @@ THREAD_SOURCE = """self:
     interface_version={version}
 """
 
-THREAD_TARGET = """self:
-    device_type=pci
-    device_id=8086591d
-    mdev_type=i915-GVTg_V5_2
-    aggregator=1
-    interface_version=3
-compatible:
-    device_type=pci
-    device_id=8086591d
-    mdev_type=i915-GVTg_V5_{val1:int:1,2,4,8}
-    aggregator={val1}/2
-    interface_version={val3:int:2,3}
-"""
-
 
 def _kv_source(mdev='2', aggregator='1', version='3',
                device_id='8086591d'):
@@ -183,7 +170,7 @@ def _kv_source(mdev='2', aggregator='1', version='3',
 
 def _kv(source, target=None):
     return keyvalue.KeyValuePolicy().decide(
-        source, target or formats.parse(THREAD_TARGET))
+        source, target or formats.parse(samples.THREAD_KEYVALUE))
 
 
 def test_keyvalue_thread_example_accepts():
@@ -267,7 +254,7 @@ def test_policy_names():
 
 
 def test_decide_uses_the_named_policy():
-    source, target = _kv_source(), formats.parse(THREAD_TARGET)
+    source, target = _kv_source(), formats.parse(samples.THREAD_KEYVALUE)
     assert loader.decide(source, target, policy='keyvalue').accepts is True
     # The rule policy has no version rule for these: it cannot tell.
     assert loader.decide(source, target).accepts is None

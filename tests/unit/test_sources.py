@@ -3,24 +3,12 @@
 
 import json
 
-from oslo_config import cfg
 import pytest
 
-from nova_migcompat import conf as migcompat_conf
 from nova_migcompat import device as device_mod
 from nova_migcompat import sources
 
 PGPU = 'devices/pci0000:81/0000:81:00.0'
-
-
-@pytest.fixture
-def conf():
-    c = cfg.ConfigOpts()
-    migcompat_conf.register_opts(c)
-    c([], default_config_files=[])
-    yield c
-    # Overrides live on the shared option group: do not leak them.
-    c.reset()
 
 
 def discover(conf, fs, **overrides):
