@@ -19,6 +19,7 @@ from nova_migcompat import device as device_mod
 from nova_migcompat import exception
 from nova_migcompat import formats
 from nova_migcompat import policies
+from nova_migcompat import sysfs as sysfs_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -44,10 +45,6 @@ class Verdict:
         return self.result == ACCEPTS
 
 
-def _errno_name(number):
-    return errno.errorcode.get(number, str(number))
-
-
 def kernel_check(sysfs, device, text):
     """Write ``text`` into the device's attribute: the errno answers."""
     try:
@@ -58,7 +55,7 @@ def kernel_check(sysfs, device, text):
     except exception.OutsideRoot as e:
         return Verdict(UNKNOWN, str(e))
     except OSError as e:
-        name = _errno_name(e.errno)
+        name = sysfs_mod.errno_name(e.errno)
         if e.errno in TRANSIENT_ERRNOS:
             return Verdict(UNKNOWN, 'write failed with %s (transient, '
                            'retried next cycle)' % name)
@@ -76,6 +73,7 @@ def kernel_check(sysfs, device, text):
 def policy_check(device, text, policy):
     """Decide acceptance of a synthesized descriptor by policy."""
     if text == device.string:
+        # Same driver, version (or kernel release), ids and type.
         return Verdict(ACCEPTS, 'identical descriptor')
     try:
         source = formats.parse(text)

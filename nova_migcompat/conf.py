@@ -54,15 +54,15 @@ stock Nova would.
 """),
     cfg.ListOpt(
         'synthesis_pci_drivers',
-        default=['vfio-pci', '*_vfio_pci'],
+        default=['*_vfio_pci'],
         help="""
 Drivers (shell-style patterns) of PCI functions to synthesize descriptors
 for when they have no ``migration_version`` attribute.
 
-The default covers functions bound for device assignment: ``vfio-pci`` and
-the vendor VFIO variant drivers that implement migration
-(``mlx5_vfio_pci``, ``hisi_acc_vfio_pci``...).  mdev types are always
-described.
+The default covers the vendor VFIO variant drivers that implement
+migration (``mlx5_vfio_pci``, ``hisi_acc_vfio_pci``...).  Plain
+``vfio-pci`` has no migration support (libvirt also binds every assigned
+VF to it), so it is not included.  mdev types are always described.
 """),
     cfg.StrOpt(
         'acceptance_policy',
@@ -175,6 +175,8 @@ def register_placement_opts(conf):
     ks_loading.register_session_conf_options(conf, PLACEMENT_GROUP)
     ks_loading.register_auth_conf_options(conf, PLACEMENT_GROUP)
     conf.register_opts(_placement_adapter_opts(), group=PLACEMENT_GROUP)
+    # A hung placement must not hang the agent forever.
+    conf.set_default('timeout', 30, group=PLACEMENT_GROUP)
 
 
 def list_opts():

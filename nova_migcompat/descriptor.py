@@ -28,8 +28,14 @@ def parse_driver_version(text):
 
 
 def synthesize(device_api, driver, driver_version=None, pci_vendor=None,
-               pci_device=None, mdev_type=None):
-    """The descriptor string for a set of sysfs facts."""
+               pci_device=None, mdev_type=None, kernel_release=None):
+    """The descriptor string for a set of sysfs facts.
+
+    A driver without a version (in-tree modules rarely have one) is as old
+    as the kernel it came with: the kernel release then goes into
+    ``vendor_fields``, so only hosts running the same kernel have identical
+    descriptors, and the rule policy cannot tell about the others.
+    """
     desc = {'device_api': device_api, 'vendor': driver}
     version = parse_driver_version(driver_version)
     if version is not None:
@@ -38,4 +44,6 @@ def synthesize(device_api, driver, driver_version=None, pci_vendor=None,
         desc[device_api] = {'vendor': pci_vendor, 'device': pci_device}
     if mdev_type is not None:
         desc['mdev_attrs'] = [{'mdev_type': mdev_type}]
+    if version is None and kernel_release:
+        desc['vendor_fields'] = [{'kernel': kernel_release}]
     return json.dumps(desc, separators=(',', ':'))

@@ -47,7 +47,15 @@ class AdapterTransport(object):
             raise exception.PlacementUnavailable(
                 '%s %s: placement unreachable: %s' % (method, url, e))
         try:
-            data = resp.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+            if getattr(resp, '_content_consumed', False):
+                # keystoneauth read the body already (its DEBUG logging).
+                data = resp.content or b''
+            else:
+                data = resp.raw.read(MAX_RESPONSE_BYTES + 1,
+                                     decode_content=True)
+        except Exception as e:
+            raise exception.PlacementUnavailable(
+                '%s %s: reading the response failed: %s' % (method, url, e))
         finally:
             resp.close()
         return resp.status_code, data
@@ -194,9 +202,18 @@ class PlacementClient(object):
         return set(self._list(body, 'traits', url))
 
     def providers_with_trait(self, name):
-        """Every provider that has the trait ``name`` (1.18)."""
+        """Every provider that has the trait ``name`` (1.18).
+
+        A trait that does not exist (nobody ever accepted the string, or it
+        was garbage-collected) has no provider.
+        """
         url = '/resource_providers?required=%s' % parse.quote(name, safe='')
-        _, body = self._request('GET', url)
+        try:
+            _, body = self._request('GET', url)
+        except exception.PlacementError as e:
+            if e.status == 400 and 'Invalid trait' in str(e):
+                return []
+            raise
         return self._list(body, 'resource_providers', url)
 
     def allocations(self, consumer_uuid):

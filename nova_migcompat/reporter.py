@@ -115,7 +115,6 @@ class Reporter(object):
         self.policy = policies.get_policy(conf.migcompat.acceptance_policy)
         self.mdev_types = set(conf.migcompat.mdev_types)
         self.should_stop = should_stop or (lambda: False)
-        self._known_traits = set()
 
     # Local state -------------------------------------------------------
 
@@ -138,12 +137,21 @@ class Reporter(object):
         :param known_providers: names of the providers in placement; devices
             of others (mdev parents Nova does not use) are left out.
         """
-        devices = [d for d in sources_mod.discover(self.conf, self.sources)
-                   if self._wanted(d)]
-        report.devices = len(devices)
+        devices = sources_mod.discover(self.conf, self.sources)
         plans = {}
+        degrade_all = False
         for dev in devices:
             name = self._provider_name(dev)
+            if dev.error and (name is None or not self._wanted(dev)):
+                # Cannot tell which provider (or type) it belongs to: keep
+                # every provider's SRC traits this cycle.
+                degrade_all = True
+                report.device_problems.append('%s: %s'
+                                              % (dev.name, dev.error))
+                continue
+            if not self._wanted(dev):
+                continue
+            report.devices += 1
             if known_providers is not None and name not in known_providers:
                 LOG.debug('Device %s: no provider %s in placement (not used '
                           'by Nova), not reported', dev.name, name)
@@ -169,6 +177,11 @@ class Reporter(object):
                 plan.producers.append(entry)
             if dev.kind in _TARGETS:
                 plan.targets.append(dev)
+        if degrade_all:
+            for name in known_providers or ():
+                plans.setdefault(name, ProviderPlan(name)).degraded = True
+            for plan in plans.values():
+                plan.degraded = True
         return plans
 
     def evaluate(self, plans, catalog, report):
@@ -250,6 +263,22 @@ class Reporter(object):
         return ({t: catalog[t] for t in tokens[:limit]},
                 frozenset(tokens[limit:]))
 
+    @staticmethod
+    def _add_local_strings(plans, catalog):
+        """Add the local strings to the catalog.
+
+        A string already in the catalog keeps the token it has there (a
+        host whose zlib deflates differently must not fork the token).
+        """
+        tokens = {}
+        for token in sorted(catalog):
+            tokens.setdefault(catalog[token], token)
+        for plan in plans.values():
+            for entry in plan.producers:
+                entry.token = tokens.setdefault(entry.device.string,
+                                                entry.token)
+                catalog.setdefault(entry.token, entry.device.string)
+
     def _tree(self):
         root = self.client.find_provider(self.nodename)
         if root is None:
@@ -261,7 +290,7 @@ class Reporter(object):
         tree = self.client.providers_in_tree(root['uuid'])
         return {rp['name']: rp for rp in tree}
 
-    def _write(self, rp, plan, verdicts, unchecked, report):
+    def _write(self, rp, plan, verdicts, unchecked, report, created):
         uuid = rp['uuid']
         current, generation = self.client.provider_traits(uuid)
         for _attempt in range(WRITE_ATTEMPTS):
@@ -272,10 +301,12 @@ class Reporter(object):
                 return
             if self.should_stop():
                 raise Stopped('stopped before writing %s' % rp['name'])
-            for name in sorted((want - current) - self._known_traits):
+            # Create new traits once per cycle, never from memory of past
+            # cycles: another agent may have garbage-collected them since.
+            for name in sorted(want - current - created):
                 self.client.ensure_trait(name)
                 report.writes += 1
-                self._known_traits.add(name)
+                created.add(name)
             try:
                 self.client.set_provider_traits(
                     uuid, (current - ours) | want, generation)
@@ -300,7 +331,6 @@ class Reporter(object):
                                               associated=False)):
             if self.client.delete_trait(name):
                 report.writes += 1
-                self._known_traits.discard(name)
 
     def run_cycle(self):
         """One reporting cycle; never raises: the report says what failed."""
@@ -311,6 +341,11 @@ class Reporter(object):
         except (exception.MigCompatError, OSError) as e:
             report.failure = str(e)
             LOG.error('Reporting cycle failed: %s', e)
+        except Exception as e:
+            # A bug or a malformed answer: report it, write nothing more,
+            # and let the daemon try again.
+            report.failure = '%s: %s' % (type(e).__name__, e)
+            LOG.exception('Reporting cycle failed unexpectedly')
         report.requests = self.client.requests - start
         return report
 
@@ -319,18 +354,17 @@ class Reporter(object):
         plans = self.collect(report, known_providers=set(tree))
         report.providers = len(tree)
         catalog, unchecked = self.read_catalog(report)
-        for plan in plans.values():
-            for entry in plan.producers:
-                catalog.setdefault(entry.token, entry.device.string)
+        self._add_local_strings(plans, catalog)
         report.catalog = len(catalog)
         if self.should_stop():
             raise Stopped('stopped before the target-side check')
         verdicts = self.evaluate(plans, catalog, report)
         failures = []
+        created = set()
         for name in sorted(tree):
             try:
                 self._write(tree[name], plans.get(name), verdicts, unchecked,
-                            report)
+                            report, created)
             except exception.NotFound:
                 LOG.info('Provider %s disappeared during the cycle', name)
             except (exception.PlacementUnavailable, Stopped):
@@ -351,9 +385,7 @@ class Reporter(object):
         report = CycleReport()
         plans = self.collect(report)
         catalog = collections.OrderedDict()
-        for plan in plans.values():
-            for entry in plan.producers:
-                catalog.setdefault(entry.token, entry.device.string)
+        self._add_local_strings(plans, catalog)
         report.catalog = len(catalog)
         verdicts = self.evaluate(plans, catalog, report)
         for name, plan in plans.items():

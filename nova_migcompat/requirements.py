@@ -18,6 +18,7 @@ import dataclasses
 import typing
 
 from nova_migcompat import codec
+from nova_migcompat import exception
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,11 +38,19 @@ class Requirement:
 
 
 def src_tokens(traits):
-    """The tokens of the SRC traits among ``traits``."""
+    """The tokens of the valid SRC traits among ``traits``.
+
+    A token that does not decode cannot have been published by an agent
+    (nor accepted by one): it is ignored rather than failing the request.
+    """
     tokens = set()
     for name in traits:
         parsed = codec.parse_trait(name)
         if parsed and parsed[0] == codec.SRC:
+            try:
+                codec.decode(parsed[1])
+            except exception.InvalidToken:
+                continue
             tokens.add(parsed[1])
     return tokens
 

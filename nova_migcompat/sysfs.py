@@ -41,12 +41,13 @@ WRITABLE_FSTYPES = ('sysfs', 'fuse')
 # sysfs attributes other than migration_version are short (ids, names,
 # versions); anything longer is not what we expect to read.
 SMALL_ATTR_BYTES = 256
-_MAX_ENTRIES = 4096
+# Large SR-IOV hosts list thousands of PCI functions.
+_MAX_ENTRIES = 65536
 _OCTAL_ESCAPE = re.compile(r'\\([0-7]{3})')
 
 
-def _errno_name(err):
-    return errno.errorcode.get(err.errno, str(err.errno))
+def errno_name(number):
+    return errno.errorcode.get(number, str(number))
 
 
 class Mount(object):
@@ -124,7 +125,7 @@ class Sysfs(object):
                                        'not a directory')
         except OSError as e:
             raise exception.SysfsError(self.relative(path),
-                                       'cannot list: %s' % _errno_name(e))
+                                       'cannot list: %s' % errno_name(e.errno))
         if len(names) > _MAX_ENTRIES:
             raise exception.SysfsError(
                 self.relative(path),
@@ -145,7 +146,7 @@ class Sysfs(object):
                          os.O_NONBLOCK)
         except OSError as e:
             raise exception.SysfsError(where, 'cannot open: %s'
-                                       % _errno_name(e))
+                                       % errno_name(e.errno))
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise exception.SysfsError(where, 'not an attribute file')
@@ -159,7 +160,7 @@ class Sysfs(object):
                 size += len(chunk)
         except OSError as e:
             raise exception.SysfsError(where, 'cannot read: %s'
-                                       % _errno_name(e))
+                                       % errno_name(e.errno))
         finally:
             os.close(fd)
         data = b''.join(chunks)
@@ -216,7 +217,8 @@ class Sysfs(object):
                 where, 'on a %s file system, not sysfs or FUSE: refusing to '
                 'write' % (mount.fstype if mount else 'unknown'))
         data = compat_string.validate(text, where).encode('ascii')
-        fd = os.open(real, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(real, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC |
+                     os.O_NONBLOCK)
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode) or st.st_dev != mount.dev:

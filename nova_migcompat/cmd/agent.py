@@ -15,7 +15,6 @@ would be published, checked against the local strings only).
 import random
 import signal
 import sys
-import threading
 import time
 
 from oslo_config import cfg
@@ -57,15 +56,16 @@ class Agent(object):
 
     def __init__(self, conf):
         self.conf = conf
-        self._stop = threading.Event()
-        self._wake = threading.Event()
+        # Plain flags: a signal handler must not take a lock the main
+        # thread may hold (threading.Event does).
+        self._stopping = False
         self._reload = False
         self.reporter = None
 
     def build(self):
         client = placement.PlacementClient.from_conf(self.conf)
         self.reporter = reporter_mod.Reporter(
-            self.conf, client, should_stop=self._stop.is_set)
+            self.conf, client, should_stop=lambda: self._stopping)
         return self.reporter
 
     def cycle(self):
@@ -79,12 +79,19 @@ class Agent(object):
         return report
 
     def stop(self, *_args):
-        self._stop.set()
-        self._wake.set()
+        self._stopping = True
 
     def _hup(self, *_args):
         self._reload = True
-        self._wake.set()
+
+    def _sleep(self, seconds):
+        """Sleep, waking up within a second for SIGTERM or SIGHUP."""
+        deadline = time.monotonic() + seconds
+        while not (self._stopping or self._reload):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 1.0))
 
     def run_forever(self):
         signal.signal(signal.SIGTERM, self.stop)
@@ -92,7 +99,7 @@ class Agent(object):
         signal.signal(signal.SIGHUP, self._hup)
         self.build()
         failures = 0
-        while not self._stop.is_set():
+        while not self._stopping:
             if self._reload:
                 self._reload = False
                 LOG.info('SIGHUP: reloading the configuration')
@@ -106,8 +113,7 @@ class Agent(object):
                 failures += 1
                 delay = min(self.conf.migcompat.interval,
                             _FIRST_BACKOFF * 2 ** (failures - 1))
-            self._wake.wait(delay)
-            self._wake.clear()
+            self._sleep(delay)
         LOG.info('Stopped')
         return EXIT_OK
 

@@ -21,8 +21,6 @@ class LiveMigration:
     #: The consumer that holds the instance's source allocations while it
     #: is being scheduled.
     migration_uuid: str
-    source_compute: str
-    source_node: str
     #: The source compute node's uuid: its root resource provider.
     source_root: str
     #: The instance has PCI devices (host-level strings are required).
@@ -39,10 +37,16 @@ def _destination_cell(spec_obj):
 
 
 def _has_pci(spec_obj):
+    """Has the instance PCI devices from a flavor alias?
+
+    Neutron SR-IOV ports are unplugged and plugged again by a live
+    migration: no device state moves, so they need no acceptance.
+    """
     if not spec_obj.obj_attr_is_set('pci_requests'):
         return False
     reqs = spec_obj.pci_requests
-    return bool(reqs and reqs.requests)
+    return any(req.source == objects.InstancePCIRequest.FLAVOR_ALIAS
+               for req in (reqs.requests if reqs else []))
 
 
 def find(spec_obj):
@@ -71,5 +75,4 @@ def find(spec_obj):
             cctxt, instance.host, instance.node)
     return LiveMigration(
         instance_uuid=uuid, migration_uuid=migration.uuid,
-        source_compute=instance.host, source_node=instance.node,
         source_root=node.uuid, has_pci=_has_pci(spec_obj))

@@ -12,6 +12,7 @@ A device without the attribute gets a synthesized descriptor (see
 
 import fnmatch
 import os
+import platform
 
 from oslo_log import log as logging
 
@@ -55,16 +56,10 @@ class SysfsDeviceSource(sources.DeviceSource):
                           self.sysfs.relative(dev.path), dev.error)
         return devices
 
-    def _failed(self, kind, name, path, error):
-        return device_mod.Device(kind=kind, name=name, path=path,
-                                 error=str(error))
-
     def _entries(self, parts):
-        try:
-            return self.sysfs.listdir(self.sysfs.path(*parts))
-        except exception.MigCompatError as e:
-            LOG.error('Cannot list %s: %s', '/'.join(parts), e)
-            return []
+        # A listing that fails raises: "no devices" would withdraw every
+        # published trait on the strength of a failed read.
+        return self.sysfs.listdir(self.sysfs.path(*parts))
 
     def _pci_facts(self, dev_dir):
         s = self.sysfs
@@ -96,7 +91,7 @@ class SysfsDeviceSource(sources.DeviceSource):
             dev.string = descriptor.synthesize(
                 device_api, facts['driver'], facts.get('driver_version'),
                 _hex_id(facts.get('vendor')), _hex_id(facts.get('device')),
-                mdev_type)
+                mdev_type, kernel_release=platform.release())
         return dev
 
     def _mdev_types(self):
@@ -110,8 +105,9 @@ class SysfsDeviceSource(sources.DeviceSource):
                 types = s.listdir(os.path.join(parent_dir,
                                                sysfs_mod.MDEV_TYPES))
             except exception.MigCompatError as e:
-                devices.append(self._failed(device_mod.MDEV_TYPE,
-                                            parent + '/*', link, e))
+                devices.append(device_mod.Device(
+                    kind=device_mod.MDEV_TYPE, name=parent + '/*',
+                    path=link, parent=parent, error=str(e)))
                 continue
             for type_name in types:
                 type_dir = os.path.join(parent_dir, sysfs_mod.MDEV_TYPES,

@@ -336,3 +336,41 @@ def test_stop_request_between_steps(placement_api, emulated_sysfs,
     report = reporter.run_cycle()
     assert not report.ok and 'stopped' in report.failure
     assert placement_api.all_traits() == set()
+
+
+def test_traits_deleted_elsewhere_are_created_again(
+        placement_api, emulated_sysfs, make_reporter, example_spec):
+    tree = placement_api.create_compute('node-a', PGPUS)
+    fs = emulated_sysfs('nvidia-a')
+    reporter = make_reporter('node-a', fs)
+    assert reporter.run_cycle().ok
+    # The devices leave for maintenance; another agent (with
+    # delete_unused_traits) garbage-collects the unused traits.
+    spec = example_spec('nvidia-a')
+    fs.update(dict(spec, pci=[]))
+    assert reporter.run_cycle().ok
+    for name in (src(NVIDIA_21), acc(NVIDIA_21)):
+        placement_api.ok('DELETE', '/traits/%s' % name)
+    # They come back: the same agent publishes them again.
+    fs.update(spec)
+    report = reporter.run_cycle()
+    assert report.ok, report.failure
+    assert ours(placement_api.traits(tree[pgpu('node-a', PGPUS[0])])) == {
+        src(NVIDIA_21), acc(NVIDIA_21)}
+
+
+def test_unlistable_sysfs_deletes_nothing(placement_api, emulated_sysfs,
+                                          make_reporter, example_spec):
+    tree = placement_api.create_compute('node-a', PGPUS)
+    fs = emulated_sysfs('nvidia-a')
+    reporter = make_reporter('node-a', fs)
+    assert reporter.run_cycle().ok
+    before = {rp: placement_api.traits(rp) for rp in tree.values()}
+    spec = example_spec('nvidia-a')
+    spec['links'] = {'class/mdev_bus': '/etc'}
+    fs.update(spec)
+    report = reporter.run_cycle()
+    assert not report.ok
+    assert 'outside the sysfs root' in report.failure
+    assert report.writes == 0
+    assert {rp: placement_api.traits(rp) for rp in tree.values()} == before

@@ -38,3 +38,15 @@ def test_synthesize_without_version_or_ids():
 def test_same_facts_same_string():
     args = ('vfio-ccw', 'vfio_ccw', '1.0', None, None, 'vfio_ccw-io')
     assert descriptor.synthesize(*args) == descriptor.synthesize(*args)
+
+
+def test_versionless_driver_carries_the_kernel_release():
+    desc = json.loads(descriptor.synthesize(
+        'vfio-pci', 'mlx5_vfio_pci', None, 0x15b3, 0x101e,
+        kernel_release='6.8.0-45-generic'))
+    assert desc['vendor_fields'] == [{'kernel': '6.8.0-45-generic'}]
+    # With a version, the kernel does not matter.
+    desc = json.loads(descriptor.synthesize(
+        'vfio-pci', 'mlx5_vfio_pci', '24.07', 0x15b3, 0x101e,
+        kernel_release='6.8.0-45-generic'))
+    assert 'vendor_fields' not in desc

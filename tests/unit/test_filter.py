@@ -15,6 +15,7 @@ import pytest
 
 from nova_migcompat.scheduler import filters as migcompat_filters
 from nova_migcompat.scheduler.filters import migration_compatibility_filter
+from nova_migcompat.scheduler import live_migration
 
 objects.register_all()
 CONF = nova_conf.CONF
@@ -58,8 +59,8 @@ def test_rebuild_request_passes_untouched(hosts, no_placement):
 
 
 def _unreachable_cell_spec():
-    # A live migration's cell whose database cannot be opened: a real
-    # failure while the filter works the request out.
+    # A request whose cell database cannot be opened: a real failure while
+    # the filter works out whether this is a live migration.
     cell = objects.CellMapping(
         uuid=uuidutils.generate_uuid(), name='broken',
         database_connection='sqlite:////nonexistent/dir/nova.db',
@@ -69,19 +70,51 @@ def _unreachable_cell_spec():
         requested_destination=objects.Destination(cell=cell))
 
 
-@pytest.mark.parametrize('policy,kept', [('reject', 0), ('pass', 3)])
-def test_errors_never_raise_and_follow_on_error(hosts, on_error, caplog,
-                                                policy, kept):
+@pytest.mark.parametrize('policy', ['reject', 'pass'])
+def test_undetectable_request_passes(hosts, on_error, caplog, policy):
+    # A cold migration must not fail because we could not tell: on_error
+    # is only for live migrations.
     on_error(policy)
     spec = _unreachable_cell_spec()
+    with caplog.at_level(logging.WARNING):
+        assert list(FILTER().filter_all(hosts, spec)) == hosts
+    assert any(spec.instance_uuid in r.getMessage() and
+               'every host passes' in r.getMessage()
+               for r in caplog.records)
+
+
+class Unavailable(object):
+    """A scheduler report client whose placement answers 503."""
+
+    class Response(object):
+        status_code = 503
+        content = b'{"errors": [{"status": 503, "detail": "down"}]}'
+
+    def get(self, url, version=None):
+        return self.Response()
+
+
+@pytest.mark.parametrize('policy,kept', [('reject', 0), ('pass', 3)])
+def test_placement_failure_follows_on_error(hosts, on_error, caplog,
+                                            monkeypatch, policy, kept):
+    on_error(policy)
+    spec = objects.RequestSpec(instance_uuid=uuidutils.generate_uuid())
+    # The database says: a live migration (boundary); placement is down.
+    monkeypatch.setattr(
+        migration_compatibility_filter.live_migration, 'find',
+        lambda spec_obj: live_migration.LiveMigration(
+            spec_obj.instance_uuid, uuidutils.generate_uuid(),
+            uuidutils.generate_uuid(), False))
+    monkeypatch.setattr(migration_compatibility_filter.report,
+                        'report_client_singleton', Unavailable)
     with caplog.at_level(logging.ERROR):
         result = list(FILTER().filter_all(hosts, spec))
     assert len(result) == kept
     errors = [r.getMessage() for r in caplog.records
-              if r.levelno >= logging.ERROR and
-              'device compatibility needs' in r.getMessage()]
+              if r.levelno >= logging.ERROR]
     assert len(errors) == 1
     assert spec.instance_uuid in errors[0]
+    assert 'placement failed with 503' in errors[0]
     assert 'on_error=%s' % policy in errors[0]
 
 

@@ -36,8 +36,14 @@ class _Plan(object):
         self.error = None
         self.requests = 0
         self.started = time.monotonic()
+        self._described = {}
 
     def describe(self, token):
+        if token not in self._described:
+            self._described[token] = self._describe(token)
+        return self._described[token]
+
+    def _describe(self, token):
         text = self.strings.get(token, '?')
         try:
             summary = formats.parse(text).summary()
@@ -78,8 +84,7 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter,
                 yield host_state
         LOG.info('Live migration of instance %s: kept %d of %d hosts '
                  '(%d placement requests, %.1f ms)',
-                 plan.migration.instance_uuid if plan.migration else
-                 spec_obj.instance_uuid, kept, total, plan.requests,
+                 plan.migration.instance_uuid, kept, total, plan.requests,
                  (time.monotonic() - plan.started) * 1000)
 
     def host_passes(self, host_state, spec_obj):
@@ -89,13 +94,20 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter,
     def _plan(self, spec_obj):
         """What the request needs, or None if nothing; never raises."""
         instance_uuid = getattr(spec_obj, 'instance_uuid', None)
-        plan = None
-        client = None
         try:
             migration = live_migration.find(spec_obj)
-            if migration is None:
-                return None
-            plan = _Plan(migration)
+        except Exception as e:
+            # Not known to be a live migration: [migcompat]on_error is for
+            # live migrations; cold moves must not fail because of us.
+            LOG.warning('Cannot tell whether the request for instance %s is '
+                        'a live migration (%s: %s): every host passes',
+                        instance_uuid, type(e).__name__, e)
+            return None
+        if migration is None:
+            return None
+        plan = _Plan(migration)
+        client = None
+        try:
             client = placement.PlacementClient.from_report_client(
                 report.report_client_singleton())
             allocations = client.allocations(migration.migration_uuid)
@@ -108,8 +120,6 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter,
                 return None
             self._find_accepting(client, plan)
         except Exception as e:
-            if plan is None:
-                plan = _Plan(None)
             plan.error = e
             LOG.error('Cannot work out the device compatibility needs of '
                       'instance %s (%s: %s); [migcompat]on_error=%s: %s '
@@ -135,8 +145,18 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter,
                 plan.roots[rp['uuid']] = rp.get('root_provider_uuid')
 
     def _passes(self, host_state, plan):
-        if plan.error is not None:
-            return CONF.migcompat.on_error == 'pass'
+        if plan.error is None:
+            try:
+                return self._compatible(host_state, plan)
+            except Exception as e:
+                plan.error = e
+                LOG.error('Cannot judge host %s for the live migration of '
+                          'instance %s (%s: %s); [migcompat]on_error=%s',
+                          host_state.host, plan.migration.instance_uuid,
+                          type(e).__name__, e, CONF.migcompat.on_error)
+        return CONF.migcompat.on_error == 'pass'
+
+    def _compatible(self, host_state, plan):
         shortfall = requirements.check_host(
             host_state.uuid, plan.requirements, plan.accepting)
         if shortfall is None and not getattr(
@@ -145,31 +165,40 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter,
                 host_state.uuid, plan.requirements, plan.accepting,
                 plan.roots)
         if shortfall is not None:
-            self._log_rejection(host_state, plan, shortfall, 'Host')
+            self._log_rejection(host_state, plan, shortfall)
             return False
         if not getattr(host_state, 'allocation_candidates', None):
             return True
+        shortfalls = []
 
         def compatible(candidate):
             shortfall = requirements.check_candidate(
                 candidate, plan.requirements, plan.accepting)
             if shortfall is not None:
-                self._log_rejection(host_state, plan, shortfall,
-                                    'Allocation candidate of host')
+                shortfalls.append(shortfall)
+                LOG.debug('Allocation candidate %s of host %s: %s',
+                          candidate, host_state.host,
+                          self._reason(plan, shortfall))
             return shortfall is None
 
-        return bool(self.filter_candidates(host_state, compatible))
+        if self.filter_candidates(host_state, compatible):
+            return True
+        self._log_rejection(host_state, plan, shortfalls[0])
+        return False
 
     @staticmethod
-    def _log_rejection(host_state, plan, shortfall, what):
+    def _reason(plan, shortfall):
         req = shortfall.requirement
         where = ('the host (PCI functions)' if req.host_level else
                  'device provider %s' % shortfall.provider
                  if shortfall.provider else
                  'no provider of %s' % ','.join(sorted(req.resource_classes)))
-        LOG.info('%s %s rejected for the live migration of instance %s: '
-                 '%s does not accept the string of source provider %s: %s',
-                 what, host_state.host, plan.migration.instance_uuid, where,
-                 ','.join(req.sources),
-                 plan.describe(shortfall.token) if shortfall.token
-                 else '(no provider)')
+        return '%s does not accept the string of source provider %s: %s' % (
+            where, ','.join(req.sources),
+            plan.describe(shortfall.token) if shortfall.token
+            else '(no provider)')
+
+    def _log_rejection(self, host_state, plan, shortfall):
+        LOG.info('Host %s rejected for the live migration of instance %s: '
+                 '%s', host_state.host, plan.migration.instance_uuid,
+                 self._reason(plan, shortfall))
