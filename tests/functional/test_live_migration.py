@@ -11,8 +11,8 @@ tries an incompatible host first.
 from nova.tests.functional.api import client
 
 from nova_migcompat import codec
+from nova_migcompat.demo import cloud
 from nova_migcompat import provider_names
-from tests.functional import cloud
 
 WEIGHTS = {'old': 100, 'major': 90, 'newer': 10, 'src': 0}
 

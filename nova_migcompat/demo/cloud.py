@@ -2,9 +2,11 @@
 
 Nova's own functional framework (API, conductor, scheduler, fakelibvirt
 computes with mdev-capable pGPUs, as in
-``nova/tests/functional/libvirt/test_vgpu.py``) and its placement fixture;
-every compute host gets a FUSE-emulated sysfs tree and the real agent
-reporting cycle against that placement.  Tests act through the Nova API.
+``nova/tests/functional/libvirt/test_vgpu.py``; it ships in the nova
+wheel) and its placement fixture; every compute host gets a FUSE-emulated
+sysfs tree and the real agent reporting cycle against that placement.
+The functional tests and the demo act on it through the Nova API.  Import
+``nova.tests.functional`` first (it monkey patches).
 """
 
 import json
