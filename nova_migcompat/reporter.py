@@ -24,6 +24,7 @@ the tree.
 
 import collections
 import dataclasses
+import socket
 import typing
 
 from oslo_log import log as logging
@@ -226,10 +227,16 @@ class Reporter(object):
         want = {codec.trait(codec.SRC, e.token) for e in plan.producers}
         if plan.degraded:
             want |= {t for t in ours if codec.parse_trait(t)[0] == codec.SRC}
+        # An "unknown" keeps an earlier acceptance only while the provider's
+        # own strings are unchanged: after a driver change the old verdicts
+        # say nothing.
+        same_devices = want == {t for t in ours
+                                if codec.parse_trait(t)[0] == codec.SRC}
         for token, result in verdicts.get(plan.name, {}).items():
             acc = codec.trait(codec.ACC, token)
             if result == check_mod.ACCEPTS or (
-                    result == check_mod.UNKNOWN and acc in current):
+                    result == check_mod.UNKNOWN and acc in current and
+                    same_devices):
                 want.add(acc)
         for token in unchecked:
             acc = codec.trait(codec.ACC, token)
@@ -281,6 +288,16 @@ class Reporter(object):
 
     def _tree(self):
         root = self.client.find_provider(self.nodename)
+        if root is None and self.nodename == socket.gethostname():
+            # The default: libvirt may report the FQDN as the hostname.
+            fqdn = socket.getfqdn()
+            if fqdn != self.nodename:
+                root = self.client.find_provider(fqdn)
+                if root is not None:
+                    LOG.info('Using the compute node provider %s (the '
+                             'FQDN of this host); set [migcompat]nodename '
+                             'to skip the lookup', fqdn)
+                    self.nodename = fqdn
         if root is None:
             raise RootProviderNotFound(
                 'No resource provider named %r in placement: is '

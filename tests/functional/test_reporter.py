@@ -297,6 +297,16 @@ def test_unknown_check_keeps_the_published_state(placement_api,
     assert report.verdicts[pgpu('node-b', PGPUS[0])][
         codec.encode(NVIDIA_21)] == 'unknown'
     assert acc(NVIDIA_21) in placement_api.traits(first)
+    # The driver changes (3.0) and is busy: the old acceptance says nothing
+    # about the new driver, and is withdrawn.
+    spec['pci'][0]['mdev_types'][0]['migration_version'] = {
+        'string': NVIDIA_30, 'policy': 'transient', 'errno': 'EBUSY'}
+    fs.update(spec)
+    report = reporter.run_cycle()
+    assert report.ok
+    assert report.verdicts[pgpu('node-b', PGPUS[0])][
+        codec.encode(NVIDIA_21)] == 'unknown'
+    assert ours(placement_api.traits(first)) == {src(NVIDIA_30)}
 
 
 def test_pci_functions_publish_on_the_root(placement_api, emulated_sysfs,
@@ -374,3 +384,21 @@ def test_unlistable_sysfs_deletes_nothing(placement_api, emulated_sysfs,
     assert 'outside the sysfs root' in report.failure
     assert report.writes == 0
     assert {rp: placement_api.traits(rp) for rp in tree.values()} == before
+
+
+def test_default_nodename_falls_back_to_the_fqdn(placement_api,
+                                                 emulated_sysfs,
+                                                 make_reporter, monkeypatch):
+    # libvirt reported the FQDN: nova named the providers after it.
+    tree = placement_api.create_compute('node-a.example.org', PGPUS)
+    monkeypatch.setattr(reporter_mod.socket, 'gethostname',
+                        lambda: 'node-a')
+    monkeypatch.setattr(reporter_mod.socket, 'getfqdn',
+                        lambda: 'node-a.example.org')
+    reporter = make_reporter('node-a', emulated_sysfs('nvidia-a'))
+    assert reporter.run_cycle().ok
+    assert ours(placement_api.traits(
+        tree[pgpu('node-a.example.org', PGPUS[0])])) == {src(NVIDIA_21),
+                                                         acc(NVIDIA_21)}
+    # Found once: later cycles look the FQDN up directly.
+    assert reporter.run_cycle().requests == 6
