@@ -160,6 +160,12 @@ class PlacementClient(object):
         found = self._list(body, 'resource_providers', url)
         return found[0] if found else None
 
+    def providers(self):
+        """Every resource provider."""
+        url = '/resource_providers'
+        _, body = self._request('GET', url)
+        return self._list(body, 'resource_providers', url)
+
     def providers_in_tree(self, root_uuid):
         """Every provider of the tree rooted at ``root_uuid``."""
         url = '/resource_providers?in_tree=%s' % root_uuid

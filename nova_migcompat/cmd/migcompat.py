@@ -6,6 +6,7 @@ Subcommands:
   the tokens they publish as (``--example`` lists a bundled emulated tree);
 * ``decode``: the string behind a nova-migcompat trait or token;
 * ``encode``: the traits a string publishes as;
+* ``matrix``: the fleet's strings against its hosts, from placement;
 * ``demo``: the main job on an embedded default (see
   :mod:`nova_migcompat.demo`).
 """
@@ -25,8 +26,10 @@ from nova_migcompat import check as check_mod
 from nova_migcompat import codec
 from nova_migcompat import conf as migcompat_conf
 from nova_migcompat import exception
+from nova_migcompat import fleet_view
 from nova_migcompat import formats
 from nova_migcompat import inventory
+from nova_migcompat import placement
 from nova_migcompat import sources
 from nova_migcompat import sysfs as sysfs_mod
 
@@ -209,6 +212,31 @@ def cmd_encode(conf):
     return 0
 
 
+def cmd_matrix(conf):
+    client = placement.PlacementClient.from_conf(conf)
+    hosts, rows = fleet_view.matrix(client)
+    if conf.command.format == 'json':
+        _print_json({'hosts': hosts, 'strings': rows})
+        return 0
+    if not rows:
+        print('No CUSTOM_MIGCOMPAT_SRC_* trait in placement: no agent has '
+              'reported yet.')
+        return 0
+
+    def cell(row, host):
+        mark = 'accepts' if host in row['accepted_by'] else '-'
+        return mark + (' (source)' if host in row['produced_by'] else '')
+
+    labels = ['S%d' % (i + 1) for i in range(len(rows))]
+    print(_table(['String'] + hosts,
+                 [[label + ' ' + row['summary']] +
+                  [cell(row, host) for host in hosts]
+                  for label, row in zip(labels, rows)]))
+    for label, row in zip(labels, rows):
+        print('%s  %s' % (label, row['string'].replace('\n', ' ')))
+    return 0
+
+
 def cmd_demo(conf):
     # Its own process: Nova's test framework monkey patches at import.
     argv = [sys.executable, '-m', 'nova_migcompat.demo']
@@ -260,6 +288,13 @@ def add_command_parsers(subparsers):
     _add_format(parser)
     parser.set_defaults(func=cmd_encode)
 
+    parser = subparsers.add_parser(
+        'matrix', help="The fleet's compatibility strings against its "
+        'hosts, from placement ([placement] credentials as nova-compute '
+        'has them).')
+    _add_format(parser)
+    parser.set_defaults(func=cmd_matrix)
+
     add_demo_parser(subparsers)
 
 
@@ -282,8 +317,11 @@ command_opt = cfg.SubCommandOpt('command', title='Commands',
 def main(argv=None):
     conf = cfg.ConfigOpts()
     migcompat_conf.register_opts(conf)
+    migcompat_conf.register_placement_opts(conf)
     conf.register_cli_opt(command_opt)
     logging.register_options(conf)
+    # Output (tables, JSON) goes to stdout; logs must not mix with it.
+    conf.set_default('use_stderr', True)
     conf(sys.argv[1:] if argv is None else argv,
          project='nova-migcompat', prog='nova-migcompat',
          default_config_files=[])

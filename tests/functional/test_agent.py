@@ -1,11 +1,14 @@
 """nova-migcompat-agent as an operator runs it: --once, --dry-run, daemon.
 """
 
+import json
 import os
 import signal
 
 from nova_migcompat.cmd import agent
+from nova_migcompat.cmd import migcompat
 from nova_migcompat import codec
+from tests import samples
 
 PGPUS = ('0000:81:00.0', '0000:82:00.0')
 
@@ -117,3 +120,29 @@ def test_daemon_reloads_on_sighup_and_stops_on_sigterm(tmp_path,
         for a in PGPUS)
     assert all(not t.startswith(codec.PREFIX)
                for rp in tree.values() for t in placement_api.traits(rp))
+
+
+def test_matrix_of_the_fleet(tmp_path, placement_api, emulated_sysfs,
+                             make_reporter, capsys):
+    for node in ('node-a', 'node-b'):
+        placement_api.create_compute(node, PGPUS)
+    reporters = [make_reporter(n, emulated_sysfs(e)) for n, e in
+                 (('node-a', 'nvidia-a'), ('node-b', 'nvidia-b'))]
+    for _round in range(2):
+        for reporter in reporters:
+            assert reporter.run_cycle().ok
+    conf = write_conf(tmp_path, placement_api, '/nonexistent')
+    capsys.readouterr()
+    assert migcompat.main(['--config-file', conf, 'matrix',
+                           '--format', 'json']) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data['hosts'] == ['node-a', 'node-b']
+    rows = {row['string']: row for row in data['strings']}
+    assert rows[samples.NVIDIA_21]['produced_by'] == ['node-a']
+    assert rows[samples.NVIDIA_21]['accepted_by'] == ['node-a', 'node-b']
+    assert rows[samples.NVIDIA_23]['produced_by'] == ['node-b']
+    assert rows[samples.NVIDIA_23]['accepted_by'] == ['node-b']
+    assert migcompat.main(['--config-file', conf, 'matrix']) == 0
+    out = capsys.readouterr().out
+    assert 'S1 nvidia 2.1 10de:1eb8 nvidia-35' in out
+    assert 'accepts (source)' in out
