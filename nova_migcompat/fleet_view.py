@@ -9,6 +9,7 @@ difference).
 from nova_migcompat import codec
 from nova_migcompat import exception
 from nova_migcompat import formats
+from nova_migcompat import requirements
 
 
 def _summary(text):
@@ -46,3 +47,46 @@ def matrix(client):
         hosts.update(row['produced_by'], row['accepted_by'])
         rows.append(row)
     return sorted(hosts), rows
+
+
+def explain(client, server_uuid, host_level=False):
+    """Which hosts would accept the live migration of a server, and why.
+
+    :param host_level: the server has flavor PCI devices (their strings,
+        on the source root provider, must be accepted too).
+    :returns: ``(source_host, requirements, hosts)`` where hosts maps a
+        host name to ``{'accepts': bool, 'missing': [summaries]}``.
+    """
+    allocations = client.allocations(server_uuid)
+    if not allocations:
+        raise exception.NotFound('server %s has no allocations in placement'
+                                 % server_uuid)
+    providers = client.providers()
+    names = {rp['uuid']: rp['name'] for rp in providers}
+    roots = {rp['uuid']: rp.get('root_provider_uuid') or rp['uuid']
+             for rp in providers}
+    source_root = roots[next(iter(allocations))]
+    reqs = requirements.source_requirements(
+        allocations, lambda rp: client.provider_traits(rp)[0], source_root,
+        host_level)
+    accepting, strings = {}, {}
+    for req in reqs:
+        for token in req.tokens:
+            strings[token] = codec.decode(token)
+            accepting[token] = {
+                rp['uuid'] for rp in client.providers_with_trait(
+                    codec.trait(codec.ACC, token))}
+    hosts = {}
+    for root in sorted(set(roots.values()) - {source_root},
+                       key=lambda r: names[r]):
+        missing = []
+        for req in reqs:
+            for token in sorted(req.tokens):
+                ok = (root in accepting[token] if req.host_level else
+                      any(roots.get(rp) == root for rp in accepting[token]))
+                if not ok:
+                    missing.append(_summary(strings[token]))
+        hosts[names[root]] = {'accepts': not missing, 'missing': missing}
+    return names[source_root], [
+        {'strings': [strings[t] for t in sorted(r.tokens)],
+         'host_level': r.host_level} for r in reqs], hosts

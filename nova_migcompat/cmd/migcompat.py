@@ -237,6 +237,32 @@ def cmd_matrix(conf):
     return 0
 
 
+def cmd_explain(conf):
+    client = placement.PlacementClient.from_conf(conf)
+    source, reqs, hosts = fleet_view.explain(client, conf.command.server,
+                                             conf.command.pci)
+    if conf.command.format == 'json':
+        _print_json({'server': conf.command.server, 'source_host': source,
+                     'requirements': reqs, 'hosts': hosts})
+        return 0
+    print('Server %s on host %s.' % (conf.command.server, source))
+    if not reqs:
+        print('Its devices publish no compatibility string: every host '
+              'passes (as with stock Nova).')
+        return 0
+    for req in reqs:
+        where = ('the destination host' if req['host_level'] else
+                 'a device of the destination')
+        for text in req['strings']:
+            print('Needs %s to accept: %s' % (where, text))
+    print(_table(['Host', 'Live migration', 'Why not'],
+                 [[name, 'accepted' if h['accepts'] else 'refused',
+                   '; '.join('does not accept %s' % m
+                             for m in h['missing'])]
+                  for name, h in hosts.items()]))
+    return 0
+
+
 def cmd_demo(conf):
     # Its own process: Nova's test framework monkey patches at import.
     argv = [sys.executable, '-m', 'nova_migcompat.demo']
@@ -294,6 +320,15 @@ def add_command_parsers(subparsers):
         'has them).')
     _add_format(parser)
     parser.set_defaults(func=cmd_matrix)
+
+    parser = subparsers.add_parser(
+        'explain', help='Which hosts the filter would keep for a live '
+        'migration of a server, and why not the others (from placement).')
+    parser.add_argument('server', help='The server (instance) uuid.')
+    parser.add_argument('--pci', action='store_true',
+                        help='The server has flavor PCI devices.')
+    _add_format(parser)
+    parser.set_defaults(func=cmd_explain)
 
     add_demo_parser(subparsers)
 

@@ -4,6 +4,7 @@
 import json
 import os
 import signal
+import uuid
 
 from nova_migcompat.cmd import agent
 from nova_migcompat.cmd import migcompat
@@ -146,3 +147,41 @@ def test_matrix_of_the_fleet(tmp_path, placement_api, emulated_sysfs,
     out = capsys.readouterr().out
     assert 'S1 nvidia 2.1 10de:1eb8 nvidia-35' in out
     assert 'accepts (source)' in out
+
+
+def test_explain_a_live_migration(tmp_path, placement_api, emulated_sysfs,
+                                  make_reporter, capsys):
+    trees = {node: placement_api.create_compute(node, PGPUS)
+             for node in ('node-a', 'node-b')}
+    reporters = [make_reporter(n, emulated_sysfs(e)) for n, e in
+                 (('node-a', 'nvidia-a'), ('node-b', 'nvidia-b'))]
+    for _round in range(2):
+        for reporter in reporters:
+            assert reporter.run_cycle().ok
+    # A server with a vGPU on node-b's first pGPU (2.3).
+    pgpu = trees['node-b']['node-b_pci_0000_81_00_0']
+    gen = placement_api.ok('GET', '/resource_providers/%s' % pgpu)[
+        'generation']
+    placement_api.ok('PUT', '/resource_providers/%s/inventories' % pgpu,
+                     {'inventories': {'VGPU': {'total': 8}},
+                      'resource_provider_generation': gen})
+    server = str(uuid.uuid4())
+    placement_api.ok('PUT', '/allocations/%s' % server, {
+        'allocations': {pgpu: {'resources': {'VGPU': 1}}},
+        'project_id': str(uuid.uuid4()), 'user_id': str(uuid.uuid4()),
+        'consumer_generation': None}, version='1.28')
+    conf = write_conf(tmp_path, placement_api, '/nonexistent')
+    capsys.readouterr()
+    assert migcompat.main(['--config-file', conf, 'explain', server,
+                           '--format', 'json']) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data['source_host'] == 'node-b'
+    assert data['requirements'] == [{'strings': [samples.NVIDIA_23],
+                                     'host_level': False}]
+    # node-a's driver (2.1) is older than the server's device (2.3).
+    assert data['hosts'] == {'node-a': {
+        'accepts': False, 'missing': ['nvidia 2.3 10de:1eb8 nvidia-35']}}
+    assert migcompat.main(['--config-file', conf, 'explain', server]) == 0
+    out = capsys.readouterr().out
+    assert 'Server %s on host node-b.' % server in out
+    assert 'does not accept nvidia 2.3 10de:1eb8 nvidia-35' in out
