@@ -19,16 +19,22 @@ def _summary(text):
         return 'malformed string'
 
 
+def _index(client):
+    """``(names, roots)``: provider uuid -> name, and -> root uuid."""
+    providers = client.providers()
+    names = {rp['uuid']: rp['name'] for rp in providers}
+    roots = {rp['uuid']: rp.get('root_provider_uuid') or rp['uuid']
+             for rp in providers}
+    return names, roots
+
+
 def matrix(client):
     """``(hosts, rows)``: every fleet string against every host.
 
     Each row: ``{'string', 'summary', 'token', 'produced_by': [hosts],
     'accepted_by': [hosts]}``; hosts are root provider names.
     """
-    providers = client.providers()
-    names = {rp['uuid']: rp['name'] for rp in providers}
-    roots = {rp['uuid']: rp.get('root_provider_uuid') or rp['uuid']
-             for rp in providers}
+    names, roots = _index(client)
 
     def hosts_with(trait):
         return sorted({names[roots[rp['uuid']]]
@@ -61,32 +67,26 @@ def explain(client, server_uuid, host_level=False):
     if not allocations:
         raise exception.NotFound('server %s has no allocations in placement'
                                  % server_uuid)
-    providers = client.providers()
-    names = {rp['uuid']: rp['name'] for rp in providers}
-    roots = {rp['uuid']: rp.get('root_provider_uuid') or rp['uuid']
-             for rp in providers}
+    names, roots = _index(client)
     source_root = roots[next(iter(allocations))]
     reqs = requirements.source_requirements(
         allocations, lambda rp: client.provider_traits(rp)[0], source_root,
         host_level)
-    accepting, strings = {}, {}
-    for req in reqs:
-        for token in req.tokens:
-            strings[token] = codec.decode(token)
-            accepting[token] = {
-                rp['uuid'] for rp in client.providers_with_trait(
-                    codec.trait(codec.ACC, token))}
+    found = requirements.find_accepting(client, reqs)
     hosts = {}
     for root in sorted(set(roots.values()) - {source_root},
                        key=lambda r: names[r]):
+        # Every shortfall of the host, as the filter judges one (the first).
         missing = []
         for req in reqs:
             for token in sorted(req.tokens):
-                ok = (root in accepting[token] if req.host_level else
-                      any(roots.get(rp) == root for rp in accepting[token]))
-                if not ok:
-                    missing.append(_summary(strings[token]))
+                one = requirements.Requirement(req.resource_classes,
+                                               frozenset([token]),
+                                               req.sources)
+                if requirements.check_host_providers(
+                        root, [one], found.accepting, roots):
+                    missing.append(_summary(found.strings[token]))
         hosts[names[root]] = {'accepts': not missing, 'missing': missing}
     return names[source_root], [
-        {'strings': [strings[t] for t in sorted(r.tokens)],
+        {'strings': [found.strings[t] for t in sorted(r.tokens)],
          'host_level': r.host_level} for r in reqs], hosts

@@ -62,25 +62,21 @@ class AdapterTransport(object):
 
 
 class ReportClientTransport(object):
-    """Requests through nova's scheduler report client (in the scheduler).
+    """Reads through nova's scheduler report client (in the scheduler).
 
-    The report client reads whole bodies; the bound is checked after.
+    The scheduler only reads; the report client reads whole bodies, so the
+    bound is checked after.
     """
 
     def __init__(self, report_client):
         self.report_client = report_client
 
     def send(self, method, url, body, microversion):
-        rc = self.report_client
+        if method != 'GET':
+            raise ValueError('the scheduler side of nova-migcompat only '
+                             'reads placement (%s %s)' % (method, url))
         try:
-            if method == 'GET':
-                resp = rc.get(url, version=microversion)
-            elif method == 'PUT':
-                resp = rc.put(url, body, version=microversion)
-            elif method == 'DELETE':
-                resp = rc.delete(url, version=microversion)
-            else:
-                raise ValueError('unsupported method %s' % method)
+            resp = self.report_client.get(url, version=microversion)
         except ks_exc.ClientException as e:
             raise exception.PlacementUnavailable(
                 '%s %s: placement unreachable: %s' % (method, url, e))

@@ -88,6 +88,34 @@ def source_requirements(allocations, traits_of, source_root,
     return reqs
 
 
+@dataclasses.dataclass
+class Acceptance:
+    """Who accepts the strings of a set of requirements (from placement)."""
+
+    #: token -> the exact string.
+    strings: dict
+    #: token -> uuids of the providers with its ACC trait.
+    accepting: dict
+    #: provider uuid -> its root provider uuid (for the accepting ones).
+    roots: dict
+
+
+def find_accepting(client, reqs):
+    """One placement query per distinct source string."""
+    found = Acceptance({}, {}, {})
+    tokens = set()
+    for req in reqs:
+        tokens |= req.tokens
+    for token in sorted(tokens):
+        found.strings[token] = codec.decode(token)
+        providers = client.providers_with_trait(codec.trait(codec.ACC,
+                                                            token))
+        found.accepting[token] = {rp['uuid'] for rp in providers}
+        for rp in providers:
+            found.roots[rp['uuid']] = rp.get('root_provider_uuid')
+    return found
+
+
 @dataclasses.dataclass(frozen=True)
 class Shortfall:
     """Why a destination does not meet a requirement."""

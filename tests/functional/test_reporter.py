@@ -51,6 +51,16 @@ def two_hosts(placement_api, emulated_sysfs, make_reporter):
     return trees, reporters
 
 
+@pytest.fixture
+def published(placement_api, emulated_sysfs, make_reporter):
+    """node-a (nvidia-a) with its traits published: (tree, fs, reporter)."""
+    tree = placement_api.create_compute('node-a', PGPUS)
+    fs = emulated_sysfs('nvidia-a')
+    reporter = make_reporter('node-a', fs)
+    assert reporter.run_cycle().ok
+    return tree, fs, reporter
+
+
 def test_publish_from_scratch_then_steady_state(placement_api, two_hosts):
     trees, reporters = two_hosts
     first_a = reporters['node-a'].run_cycle()
@@ -118,12 +128,9 @@ def test_conflict_is_retried_and_keeps_foreign_traits(
     assert report.requests == 6 + 2 + 2 + 2
 
 
-def test_driver_upgrade_and_device_removal(placement_api, emulated_sysfs,
-                                           make_reporter, example_spec):
-    tree = placement_api.create_compute('node-a', PGPUS)
-    fs = emulated_sysfs('nvidia-a')
-    reporter = make_reporter('node-a', fs)
-    assert reporter.run_cycle().ok
+def test_driver_upgrade_and_device_removal(
+        placement_api, example_spec, published):
+    tree, fs, reporter = published
     # The vendor driver is upgraded to 3.0 on one pGPU, the other pGPU is
     # removed from the host.
     spec = example_spec('nvidia-a')
@@ -139,12 +146,8 @@ def test_driver_upgrade_and_device_removal(placement_api, emulated_sysfs,
     assert ours(placement_api.traits(tree[pgpu('node-a', PGPUS[1])])) == set()
 
 
-def test_recreated_pgpu_provider_is_republished(placement_api,
-                                                emulated_sysfs,
-                                                make_reporter):
-    tree = placement_api.create_compute('node-a', PGPUS)
-    reporter = make_reporter('node-a', emulated_sysfs('nvidia-a'))
-    assert reporter.run_cycle().ok
+def test_recreated_pgpu_provider_is_republished(placement_api, published):
+    tree, _, reporter = published
     name = pgpu('node-a', PGPUS[1])
     placement_api.delete_provider(tree[name])
     new_uuid = placement_api.create_provider(name, parent=tree['node-a'])
@@ -155,12 +158,8 @@ def test_recreated_pgpu_provider_is_republished(placement_api,
                                                     acc(NVIDIA_21)}
 
 
-def test_placement_down_for_a_cycle(placement_api, emulated_sysfs,
-                                    make_reporter, example_spec):
-    tree = placement_api.create_compute('node-a', PGPUS)
-    fs = emulated_sysfs('nvidia-a')
-    reporter = make_reporter('node-a', fs)
-    assert reporter.run_cycle().ok
+def test_placement_down_for_a_cycle(placement_api, example_spec, published):
+    tree, fs, reporter = published
     before = {rp: placement_api.traits(rp) for rp in tree.values()}
     # The devices go away while placement is down: nothing may be deleted
     # on the strength of a failed read.
@@ -349,11 +348,8 @@ def test_stop_request_between_steps(placement_api, emulated_sysfs,
 
 
 def test_traits_deleted_elsewhere_are_created_again(
-        placement_api, emulated_sysfs, make_reporter, example_spec):
-    tree = placement_api.create_compute('node-a', PGPUS)
-    fs = emulated_sysfs('nvidia-a')
-    reporter = make_reporter('node-a', fs)
-    assert reporter.run_cycle().ok
+        placement_api, example_spec, published):
+    tree, fs, reporter = published
     # The devices leave for maintenance; another agent (with
     # delete_unused_traits) garbage-collects the unused traits.
     spec = example_spec('nvidia-a')
@@ -369,12 +365,9 @@ def test_traits_deleted_elsewhere_are_created_again(
         src(NVIDIA_21), acc(NVIDIA_21)}
 
 
-def test_unlistable_sysfs_deletes_nothing(placement_api, emulated_sysfs,
-                                          make_reporter, example_spec):
-    tree = placement_api.create_compute('node-a', PGPUS)
-    fs = emulated_sysfs('nvidia-a')
-    reporter = make_reporter('node-a', fs)
-    assert reporter.run_cycle().ok
+def test_unlistable_sysfs_deletes_nothing(
+        placement_api, example_spec, published):
+    tree, fs, reporter = published
     before = {rp: placement_api.traits(rp) for rp in tree.values()}
     spec = example_spec('nvidia-a')
     spec['links'] = {'class/mdev_bus': '/etc'}

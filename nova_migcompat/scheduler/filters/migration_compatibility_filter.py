@@ -9,7 +9,6 @@ from nova.scheduler import filters
 from nova.scheduler import utils as scheduler_utils
 from oslo_log import log as logging
 
-from nova_migcompat import codec
 from nova_migcompat import conf as migcompat_conf
 from nova_migcompat import exception
 from nova_migcompat import formats
@@ -30,9 +29,7 @@ class _Plan(object):
     def __init__(self, migration):
         self.migration = migration
         self.requirements = []
-        self.accepting = {}
-        self.roots = {}
-        self.strings = {}
+        self.acceptance = requirements.Acceptance({}, {}, {})
         self.error = None
         self.requests = 0
         self.started = time.monotonic()
@@ -44,7 +41,7 @@ class _Plan(object):
         return self._described[token]
 
     def _describe(self, token):
-        text = self.strings.get(token, '?')
+        text = self.acceptance.strings.get(token, '?')
         try:
             summary = formats.parse(text).summary()
         except exception.MigCompatError:
@@ -118,7 +115,8 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter,
                 LOG.debug('Instance %s has no tracked devices: every host '
                           'passes', instance_uuid)
                 return None
-            self._find_accepting(client, plan)
+            plan.acceptance = requirements.find_accepting(
+                client, plan.requirements)
         except Exception as e:
             plan.error = e
             LOG.error('Cannot work out the device compatibility needs of '
@@ -130,19 +128,6 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter,
         if client is not None:
             plan.requests = client.requests
         return plan
-
-    @staticmethod
-    def _find_accepting(client, plan):
-        tokens = set()
-        for req in plan.requirements:
-            tokens |= req.tokens
-        for token in sorted(tokens):
-            plan.strings[token] = codec.decode(token)
-            found = client.providers_with_trait(
-                codec.trait(codec.ACC, token))
-            plan.accepting[token] = {rp['uuid'] for rp in found}
-            for rp in found:
-                plan.roots[rp['uuid']] = rp.get('root_provider_uuid')
 
     def _passes(self, host_state, plan):
         if plan.error is None:
@@ -158,12 +143,12 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter,
 
     def _compatible(self, host_state, plan):
         shortfall = requirements.check_host(
-            host_state.uuid, plan.requirements, plan.accepting)
+            host_state.uuid, plan.requirements, plan.acceptance.accepting)
         if shortfall is None and not getattr(
                 host_state, 'allocation_candidates', None):
             shortfall = requirements.check_host_providers(
-                host_state.uuid, plan.requirements, plan.accepting,
-                plan.roots)
+                host_state.uuid, plan.requirements,
+                plan.acceptance.accepting, plan.acceptance.roots)
         if shortfall is not None:
             self._log_rejection(host_state, plan, shortfall)
             return False
@@ -173,7 +158,7 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter,
 
         def compatible(candidate):
             shortfall = requirements.check_candidate(
-                candidate, plan.requirements, plan.accepting)
+                candidate, plan.requirements, plan.acceptance.accepting)
             if shortfall is not None:
                 shortfalls.append(shortfall)
                 LOG.debug('Allocation candidate %s of host %s: %s',
