@@ -5,6 +5,7 @@ The live-migration behaviour itself is proven through real Nova in
 tests/functional/test_live_migration.py.
 """
 
+import json
 import logging
 
 from nova import conf as nova_conf
@@ -13,9 +14,11 @@ from nova.tests.unit.scheduler import fakes
 from oslo_utils import uuidutils
 import pytest
 
+from nova_migcompat import codec
 from nova_migcompat.scheduler import filters as migcompat_filters
 from nova_migcompat.scheduler.filters import migration_compatibility_filter
 from nova_migcompat.scheduler import live_migration
+from tests import samples
 
 objects.register_all()
 CONF = nova_conf.CONF
@@ -120,3 +123,63 @@ def test_placement_failure_follows_on_error(hosts, on_error, caplog,
 
 def test_stevedore_loader_returns_the_filter():
     assert migcompat_filters.all_filters() == [FILTER]
+
+
+class FleetPlacement(object):
+    """A report client for a fleet where no device accepts the source's.
+
+    The source pGPU produces one string; placement knows no provider with
+    its ACC trait.
+    """
+
+    class Response(object):
+        status_code = 200
+
+        def __init__(self, body):
+            self.content = json.dumps(body).encode()
+
+    def __init__(self, migration_uuid, source_pgpu, token):
+        self.answers = {
+            '/allocations/%s' % migration_uuid: {'allocations': {
+                source_pgpu: {'resources': {'VGPU': 1}}}},
+            '/resource_providers/%s/traits' % source_pgpu: {
+                'traits': [codec.trait(codec.SRC, token)],
+                'resource_provider_generation': 1},
+            '/resource_providers?required=%s' % codec.trait(
+                codec.ACC, token): {'resource_providers': []},
+        }
+
+    def get(self, url, version=None):
+        return self.Response(self.answers[url])
+
+
+def test_rejected_hosts_beyond_the_first_ones_log_at_debug(caplog,
+                                                           monkeypatch):
+    many = [fakes.FakeHostState('host%d' % i, 'node%d' % i,
+                                {'uuid': uuidutils.generate_uuid()})
+            for i in range(migration_compatibility_filter.INFO_REJECTIONS
+                           + 5)]
+    spec = objects.RequestSpec(instance_uuid=uuidutils.generate_uuid())
+    migration = live_migration.LiveMigration(
+        spec.instance_uuid, uuidutils.generate_uuid(),
+        uuidutils.generate_uuid(), False)
+    # The database says: a live migration (boundary).
+    monkeypatch.setattr(migration_compatibility_filter.live_migration,
+                        'find', lambda spec_obj: migration)
+    client = FleetPlacement(migration.migration_uuid,
+                            uuidutils.generate_uuid(),
+                            codec.encode(samples.NVIDIA_21))
+    monkeypatch.setattr(migration_compatibility_filter.report,
+                        'report_client_singleton', lambda: client)
+    with caplog.at_level(logging.DEBUG):
+        assert list(FILTER().filter_all(many, spec)) == []
+    rejected = [r.levelno for r in caplog.records
+                if r.getMessage().startswith('Host host')]
+    assert rejected == ([logging.INFO] *
+                        migration_compatibility_filter.INFO_REJECTIONS +
+                        [logging.DEBUG] * 5)
+    summary = [r.getMessage() for r in caplog.records
+               if 'Live migration of instance' in r.getMessage()]
+    assert len(summary) == 1
+    assert 'kept 0 of 25 hosts (3 placement requests' in summary[0]
+    assert summary[0].endswith('; 5 more rejected hosts logged at DEBUG')

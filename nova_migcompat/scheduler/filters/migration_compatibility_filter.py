@@ -1,6 +1,7 @@
 """Keep only live-migration destinations whose devices accept the source's.
 """
 
+import logging as std_logging
 import time
 
 from nova import conf as nova_conf
@@ -21,6 +22,9 @@ CONF = nova_conf.CONF
 migcompat_conf.register_opts(CONF)
 
 _SHOWN_CHARS = 200
+#: Rejected hosts logged at INFO per request; the others at DEBUG (a
+#: large fleet would otherwise log thousands of lines per migration).
+INFO_REJECTIONS = 20
 
 
 class _Plan(object):
@@ -32,6 +36,7 @@ class _Plan(object):
         self.acceptance = requirements.Acceptance({}, {}, {})
         self.error = None
         self.requests = 0
+        self.rejections = 0
         self.started = time.monotonic()
         self._described = {}
 
@@ -79,10 +84,13 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter,
             if self._passes(host_state, plan):
                 kept += 1
                 yield host_state
+        quiet = max(0, plan.rejections - INFO_REJECTIONS)
         LOG.info('Live migration of instance %s: kept %d of %d hosts '
-                 '(%d placement requests, %.1f ms)',
+                 '(%d placement requests, %.1f ms)%s',
                  plan.migration.instance_uuid, kept, total, plan.requests,
-                 (time.monotonic() - plan.started) * 1000)
+                 (time.monotonic() - plan.started) * 1000,
+                 '; %d more rejected hosts logged at DEBUG' % quiet
+                 if quiet else '')
 
     def host_passes(self, host_state, spec_obj):
         plan = self._plan(spec_obj)
@@ -184,6 +192,11 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter,
             else '(no provider)')
 
     def _log_rejection(self, host_state, plan, shortfall):
-        LOG.info('Host %s rejected for the live migration of instance %s: '
-                 '%s', host_state.host, plan.migration.instance_uuid,
-                 self._reason(plan, shortfall))
+        plan.rejections += 1
+        level = (std_logging.INFO if plan.rejections <= INFO_REJECTIONS
+                 else std_logging.DEBUG)
+        if LOG.isEnabledFor(level):
+            LOG.log(level, 'Host %s rejected for the live migration of '
+                    'instance %s: %s', host_state.host,
+                    plan.migration.instance_uuid,
+                    self._reason(plan, shortfall))
