@@ -12,7 +12,7 @@ from nova_migcompat import formats
 from nova_migcompat import requirements
 
 
-def _summary(text):
+def summary(text):
     try:
         return formats.parse(text).summary()
     except exception.MigCompatError:
@@ -47,7 +47,7 @@ def matrix(client):
             _, token, text = codec.decode_trait(name)
         except exception.InvalidToken:
             continue
-        row = {'string': text, 'summary': _summary(text), 'token': token,
+        row = {'string': text, 'summary': summary(text), 'token': token,
                'produced_by': hosts_with(name),
                'accepted_by': hosts_with(codec.trait(codec.ACC, token))}
         hosts.update(row['produced_by'], row['accepted_by'])
@@ -55,20 +55,61 @@ def matrix(client):
     return sorted(hosts), rows
 
 
-def explain(client, server_uuid, host_level=False):
+def _root_named(names, roots, nodename):
+    for uuid, name in names.items():
+        if name == nodename and roots[uuid] == uuid:
+            return uuid
+    raise exception.NotFound(
+        'no root resource provider named %r in placement (the compute '
+        'node of the server)' % nodename)
+
+
+def _accepting_devices(root, reqs, found, roots):
+    """The providers of a host that accept what one requirement needs."""
+    devices = set()
+    for req in reqs:
+        ready = None
+        for token in req.tokens:
+            mine = {rp for rp in found.accepting[token]
+                    if roots.get(rp) == root}
+            ready = mine if ready is None else ready & mine
+        if req.host_level:
+            ready = ready & {root}
+        devices |= ready or set()
+    return devices
+
+
+def explain(client, server_uuid, source_node=None, host_level=False):
     """Which hosts would accept the live migration of a server, and why.
 
+    :param source_node: the server's compute node (its hypervisor
+        hostname, from the Nova API), whose root provider is the source.
+        None guesses it from placement alone: the tree of the provider of
+        the server's first allocation.
     :param host_level: the server has flavor PCI devices (their strings,
         on the source root provider, must be accepted too).
-    :returns: ``(source_host, requirements, hosts)`` where hosts maps a
-        host name to ``{'accepts': bool, 'missing': [summaries]}``.
+    :returns: a dict: ``server``, ``source_host``, ``source_devices``
+        (provider names), ``requirements`` (``[{'strings', 'host_level'}]``)
+        and ``hosts``: host name -> ``{'accepts': bool, 'missing':
+        [summaries of the strings it does not accept], 'devices': [names of
+        its providers that accept a requirement's strings]}``.
     """
     allocations = client.allocations(server_uuid)
-    if not allocations:
+    names, roots = _index(client)
+    if source_node is not None:
+        source_root = _root_named(names, roots, source_node)
+        allocations = {rp: alloc for rp, alloc in allocations.items()
+                       if roots.get(rp) == source_root}
+    elif allocations:
+        first = next(iter(allocations))
+        if first not in roots:
+            raise exception.NotFound('provider %s of the allocations of '
+                                     'server %s is gone' % (first,
+                                                            server_uuid))
+        source_root = roots[first]
+    else:
         raise exception.NotFound('server %s has no allocations in placement'
                                  % server_uuid)
-    names, roots = _index(client)
-    source_root = roots[next(iter(allocations))]
     reqs = requirements.source_requirements(
         allocations, lambda rp: client.provider_traits(rp)[0], source_root,
         host_level)
@@ -85,8 +126,16 @@ def explain(client, server_uuid, host_level=False):
                                                req.sources)
                 if requirements.check_host_providers(
                         root, [one], found.accepting, roots):
-                    missing.append(_summary(found.strings[token]))
-        hosts[names[root]] = {'accepts': not missing, 'missing': missing}
-    return names[source_root], [
-        {'strings': [found.strings[t] for t in sorted(r.tokens)],
-         'host_level': r.host_level} for r in reqs], hosts
+                    missing.append(summary(found.strings[token]))
+        devices = _accepting_devices(root, reqs, found, roots)
+        hosts[names[root]] = {'accepts': not missing, 'missing': missing,
+                              'devices': sorted(names[rp] for rp in devices)}
+    return {
+        'server': server_uuid,
+        'source_host': names[source_root],
+        'source_devices': sorted({names[rp] for r in reqs
+                                  for rp in r.sources}),
+        'requirements': [
+            {'strings': [found.strings[t] for t in sorted(r.tokens)],
+             'host_level': r.host_level} for r in reqs],
+        'hosts': hosts}

@@ -10,6 +10,7 @@ rest.
 
 from urllib import parse
 
+from keystoneauth1 import adapter as ks_adapter
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from oslo_log import log as logging
@@ -98,6 +99,16 @@ class PlacementClient(object):
                                                             auth=auth)
         adapter = ks_loading.load_adapter_from_conf_options(
             conf, group, session=session, auth=auth, raise_exc=False)
+        return cls(AdapterTransport(adapter))
+
+    @classmethod
+    def from_session(cls, session, region_name=None, interface=None,
+                     endpoint_override=None):
+        """Over an existing keystoneauth1 session (OpenStackClient's)."""
+        adapter = ks_adapter.Adapter(
+            session, service_type='placement', region_name=region_name,
+            interface=interface, endpoint_override=endpoint_override,
+            raise_exc=False)
         return cls(AdapterTransport(adapter))
 
     @classmethod

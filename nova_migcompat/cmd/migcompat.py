@@ -7,6 +7,9 @@ Subcommands:
 * ``decode``: the string behind a nova-migcompat trait or token;
 * ``encode``: the traits a string publishes as;
 * ``matrix``: the fleet's strings against its hosts, from placement;
+* ``explain``: which hosts would accept a live migration of a server, from
+  placement alone (``openstack migcompat explain`` asks the Nova API for
+  the server's node and PCI devices);
 * ``demo``: the main job on an embedded default (see
   :mod:`nova_migcompat.demo`).
 """
@@ -26,6 +29,7 @@ from nova_migcompat import check as check_mod
 from nova_migcompat import codec
 from nova_migcompat import conf as migcompat_conf
 from nova_migcompat import exception
+from nova_migcompat import fleet_table
 from nova_migcompat import fleet_view
 from nova_migcompat import formats
 from nova_migcompat import inventory
@@ -222,16 +226,11 @@ def cmd_matrix(conf):
         print('No CUSTOM_MIGCOMPAT_SRC_* trait in placement: no agent has '
               'reported yet.')
         return 0
-
-    def cell(row, host):
-        mark = 'accepts' if host in row['accepted_by'] else '-'
-        return mark + (' (source)' if host in row['produced_by'] else '')
-
+    columns, cells = fleet_table.matrix_rows(hosts, rows)
     labels = ['S%d' % (i + 1) for i in range(len(rows))]
-    print(_table(['String'] + hosts,
-                 [[label + ' ' + row['summary']] +
-                  [cell(row, host) for host in hosts]
-                  for label, row in zip(labels, rows)]))
+    print(_table(['String'] + list(columns[1:]),
+                 [['%s %s' % (label, cell[0])] + list(cell[1:])
+                  for label, cell in zip(labels, cells)]))
     for label, row in zip(labels, rows):
         print('%s  %s' % (label, row['string'].replace('\n', ' ')))
     return 0
@@ -239,27 +238,22 @@ def cmd_matrix(conf):
 
 def cmd_explain(conf):
     client = placement.PlacementClient.from_conf(conf)
-    source, reqs, hosts = fleet_view.explain(client, conf.command.server,
-                                             conf.command.pci)
+    result = fleet_view.explain(client, conf.command.server,
+                                source_node=conf.command.node,
+                                host_level=conf.command.pci)
     if conf.command.format == 'json':
-        _print_json({'server': conf.command.server, 'source_host': source,
-                     'requirements': reqs, 'hosts': hosts})
+        _print_json(result)
         return 0
-    print('Server %s on host %s.' % (conf.command.server, source))
-    if not reqs:
-        print('Its devices publish no compatibility string: every host '
-              'passes (as with stock Nova).')
-        return 0
-    for req in reqs:
+    print('Server %s on host %s.' % (conf.command.server,
+                                     result['source_host']))
+    for req in result['requirements']:
         where = ('the destination host' if req['host_level'] else
                  'a device of the destination')
         for text in req['strings']:
             print('Needs %s to accept: %s' % (where, text))
-    print(_table(['Host', 'Live migration', 'Why not'],
-                 [[name, 'accepted' if h['accepts'] else 'refused',
-                   '; '.join('does not accept %s' % m
-                             for m in h['missing'])]
-                  for name, h in hosts.items()]))
+    columns, rows = fleet_table.explain_rows(result)
+    print(_table(columns, [row[:2] + (', '.join(row[2]),) + row[3:]
+                           for row in rows]))
     return 0
 
 
@@ -323,8 +317,13 @@ def add_command_parsers(subparsers):
 
     parser = subparsers.add_parser(
         'explain', help='Which hosts the filter would keep for a live '
-        'migration of a server, and why not the others (from placement).')
+        'migration of a server, and why not the others (from placement '
+        'alone; `openstack migcompat explain` also asks the Nova API).')
     parser.add_argument('server', help='The server (instance) uuid.')
+    parser.add_argument(
+        '--node', help="The server's compute node (hypervisor hostname, "
+        'the name of its root provider); default: the tree of its first '
+        'allocation.')
     parser.add_argument('--pci', action='store_true',
                         help='The server has flavor PCI devices.')
     _add_format(parser)

@@ -7,6 +7,8 @@ token ``user:project`` (sent by keystoneauth's ``admin_token`` plugin) into
 those headers; it also answers the identity v3 version document the
 client asks for.  Placement commands (osc-placement) go straight to the
 placement fixture, whose noauth middleware accepts the token ``admin``.
+The ``nova`` cloud also names placement (``placement_endpoint_override``)
+for clients that take both APIs from one cloud (``openstack migcompat``).
 """
 
 import io
@@ -96,6 +98,8 @@ class OpenStackCLI(fixtures.Fixture):
                 'identity_api_version': '3',
                 'identity_endpoint_override':
                     self.endpoint + '/identity/v3',
+                'placement_endpoint_override':
+                    self.test.placement.fixture.endpoint,
             },
             'placement': {
                 'auth_type': 'admin_token',

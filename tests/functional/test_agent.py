@@ -180,8 +180,50 @@ def test_explain_a_live_migration(tmp_path, placement_api, emulated_sysfs,
                                      'host_level': False}]
     # node-a's driver (2.1) is older than the server's device (2.3).
     assert data['hosts'] == {'node-a': {
-        'accepts': False, 'missing': ['nvidia 2.3 10de:1eb8 nvidia-35']}}
+        'accepts': False, 'missing': ['nvidia 2.3 10de:1eb8 nvidia-35'],
+        'devices': []}}
+    assert data['source_devices'] == ['node-b_pci_0000_81_00_0']
     assert migcompat.main(['--config-file', conf, 'explain', server]) == 0
     out = capsys.readouterr().out
     assert 'Server %s on host node-b.' % server in out
     assert 'does not accept nvidia 2.3 10de:1eb8 nvidia-35' in out
+    assert 'produces nvidia 2.3 10de:1eb8 nvidia-35' in out
+
+
+def test_explain_from_a_given_node(tmp_path, placement_api, emulated_sysfs,
+                                   make_reporter, capsys):
+    trees = {node: placement_api.create_compute(node, PGPUS)
+             for node in ('node-a', 'node-b')}
+    reporters = [make_reporter(n, emulated_sysfs(e)) for n, e in
+                 (('node-a', 'nvidia-a'), ('node-b', 'nvidia-b'))]
+    for _round in range(2):
+        for reporter in reporters:
+            assert reporter.run_cycle().ok
+    # A server with a vGPU on node-a's second pGPU (2.1).
+    pgpu = trees['node-a']['node-a_pci_0000_82_00_0']
+    gen = placement_api.ok('GET', '/resource_providers/%s' % pgpu)[
+        'generation']
+    placement_api.ok('PUT', '/resource_providers/%s/inventories' % pgpu,
+                     {'inventories': {'VGPU': {'total': 8}},
+                      'resource_provider_generation': gen})
+    server = str(uuid.uuid4())
+    placement_api.ok('PUT', '/allocations/%s' % server, {
+        'allocations': {pgpu: {'resources': {'VGPU': 1}}},
+        'project_id': str(uuid.uuid4()), 'user_id': str(uuid.uuid4()),
+        'consumer_generation': None}, version='1.28')
+    conf = write_conf(tmp_path, placement_api, '/nonexistent')
+    capsys.readouterr()
+    assert migcompat.main(['--config-file', conf, 'explain', server,
+                           '--node', 'node-a', '--format', 'json']) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data['source_host'] == 'node-a'
+    assert data['source_devices'] == ['node-a_pci_0000_82_00_0']
+    # node-b's driver (2.3) takes 2.1 device state on both its pGPUs.
+    assert data['hosts'] == {'node-b': {
+        'accepts': True, 'missing': [],
+        'devices': ['node-b_pci_0000_81_00_0', 'node-b_pci_0000_82_00_0']}}
+
+    assert migcompat.main(['--config-file', conf, 'explain', server,
+                           '--node', 'node-c']) == 1
+    err = capsys.readouterr().err
+    assert "no root resource provider named 'node-c'" in err

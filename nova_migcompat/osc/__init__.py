@@ -1,0 +1,1 @@
+"""OpenStackClient commands of nova-migcompat."""
