@@ -29,6 +29,8 @@ def _quiet():
     for handler in list(root.handlers):
         root.removeHandler(handler)
     root.addHandler(logging.NullHandler())
+    # oslo.log's excepthook would send a crash to the silenced logs.
+    sys.excepthook = sys.__excepthook__
     warnings.simplefilter('ignore')
 
 

@@ -101,6 +101,9 @@ class CloudTestBase(base.LibvirtMigrationMixin, test_vgpu.VGPUTestBase):
             return select(*args, **kwargs)
 
         manager.select_destinations = counting_select
+        #: Destination prechecks (check_can_live_migrate_destination calls
+        #: that reached a compute host).
+        self.destination_prechecks = 0
 
     def _setup_scheduler_service(self):
         if self.WEIGHTS:
@@ -120,6 +123,7 @@ class CloudTestBase(base.LibvirtMigrationMixin, test_vgpu.VGPUTestBase):
     def start_host(self, hostname, versions=('2.1', '2.1')):
         """A vGPU compute with an emulated sysfs and its agent."""
         self.start_compute_with_vgpu(hostname)
+        self._count_prechecks(self.computes[hostname].manager)
         workdir = self.useFixture(fixtures.TempDir()).path
         fs = mount.EmulatedSysfs(vgpu_host_spec(hostname, versions),
                                  os.path.join(workdir, 'sys'),
@@ -144,6 +148,15 @@ class CloudTestBase(base.LibvirtMigrationMixin, test_vgpu.VGPUTestBase):
             'reporter': reporter_mod.Reporter(
                 conf, placement.PlacementClient.from_conf(conf))}
         return self.computes[hostname]
+
+    def _count_prechecks(self, manager):
+        precheck = manager.check_can_live_migrate_destination
+
+        def counting_precheck(*args, **kwargs):
+            self.destination_prechecks += 1
+            return precheck(*args, **kwargs)
+
+        manager.check_can_live_migrate_destination = counting_precheck
 
     def _check_writes(self, fs):
         self.assertEqual([], fs.foreign_writes())

@@ -41,8 +41,12 @@ def body(fleet, outcomes, logdir):
             where = ('the live migration was refused (%s) and the server '
                      'stayed on %s' % (status, outcome.final_host))
         print('\n%s: %s.' % (title, where))
-        detail = '  %d scheduling attempt(s)' % outcome.scheduling_attempts
+        detail = ('  %d scheduling attempt(s), %d destination precheck(s), '
+                  '%.1f s from the request to the migration\'s end'
+                  % (outcome.scheduling_attempts,
+                     outcome.destination_prechecks,
+                     outcome.migration_seconds))
         if outcome.kept_line:
-            detail += '; filter: %s' % outcome.kept_line
-        print(detail + '; %.1f s' % outcome.seconds)
+            detail += '\n  filter: %s' % outcome.kept_line
+        print(detail)
     print('\nNova logs: %s' % logdir)
