@@ -1,0 +1,104 @@
+"""The benchmark's figures as text: reStructuredText grid tables.
+
+The same text goes to the terminal and, pasted, into the docs.
+"""
+
+import prettytable
+
+
+def _grid(headers, rows):
+    table = prettytable.PrettyTable(headers)
+    table.align = 'r'
+    # A grid table needs a rule between rows (else they form one cell).
+    table.hrules = prettytable.HRuleStyle.ALL
+    for row in rows:
+        table.add_row(row)
+    lines = table.get_string().splitlines()
+    # A reStructuredText grid table marks the header's end with '='.
+    lines[2] = lines[2].replace('-', '=')
+    return '\n'.join(lines)
+
+
+def _ms(value):
+    return '%.1f' % value
+
+
+def _ratio(value, baseline):
+    return '%.2f' % (value / baseline) if baseline else '-'
+
+
+def filter_tables(rows):
+    live = _grid(
+        ['Hosts', 'Default chain (ms)', 'Filter alone (ms)',
+         'Filter / chain', 'Chain + filter (ms)', 'Placement requests',
+         'Hosts kept', 'Candidates kept'],
+        [[r['hosts'], _ms(r['live_migration']['default_chain']['ms']),
+          _ms(r['live_migration']['filter_alone']['ms']),
+          _ratio(r['live_migration']['filter_alone']['ms'],
+                 r['live_migration']['default_chain']['ms']),
+          _ms(r['live_migration']['with_filter']['ms']),
+          r['live_migration']['filter_alone']['placement_requests'],
+          '%d of %d' % (r['live_migration']['with_filter']['kept'],
+                        r['hosts']),
+          '%d of %d' % (r['live_migration']['with_filter'][
+              'candidates_kept'], 2 * r['hosts'])]
+         for r in rows])
+    other = _grid(
+        ['Hosts', 'Request', 'Default chain (ms)', 'Filter alone (ms)',
+         'Filter / chain', 'Placement requests', 'Hosts kept'],
+        [[r['hosts'], kind.replace('_', ' '),
+          _ms(r[kind]['default_chain']['ms']),
+          _ms(r[kind]['filter_alone']['ms']),
+          _ratio(r[kind]['filter_alone']['ms'],
+                 r[kind]['default_chain']['ms']),
+          r[kind]['filter_alone']['placement_requests'],
+          '%d of %d' % (r[kind]['with_filter']['kept'], r['hosts'])]
+         for r in rows for kind in ('cold_migration', 'boot')])
+    return live, other
+
+
+def reporter_table(rows):
+    return _grid(
+        ['Devices', 'Strings', 'Discovery (ms)', 'First cycle (s)',
+         'First requests', 'First writes', 'Steady cycle (s)',
+         'Steady requests', 'Steady writes', 'Checks', 'Checks/s',
+         'Steady / discovery'],
+        [[r['devices'], r['catalog'], _ms(r['discovery_s'] * 1000),
+          '%.2f' % r['first']['seconds'], r['first']['requests'],
+          r['first']['writes'], '%.2f' % r['steady']['seconds'],
+          r['steady']['requests'], r['steady']['writes'],
+          r['steady']['checks'], '%.0f' % r['steady']['checks_per_second'],
+          '%.1f' % r['steady']['ratio_to_discovery']]
+         for r in rows])
+
+
+def end_to_end_table(rows):
+    return _grid(
+        ['Incompatible', 'Scheduler', 'Attempts', 'Prechecks',
+         'Migration (s)', 'Final host', 'Device state accepted'],
+        [[r['incompatible'], name, r[name]['scheduling_attempts'],
+          r[name]['destination_prechecks'],
+          '%.2f' % r[name]['migration_seconds'], r[name]['final_host'],
+          'yes' if r[name]['compatible'] else 'NO']
+         for r in rows for name in ('stock', 'filter')])
+
+
+def render(results):
+    m = results['machine']
+    parts = ['Machine: %s, %d cores, Python %s, %s; Nova %s, Placement %s; '
+             '%s; %.0f s in all.' % (
+                 m['cpu'], m['cores'], m['python'], m['system'], m['nova'],
+                 m['placement'], m['date'], results['seconds'])]
+    if 'filter' in results:
+        live, other = filter_tables(results['filter'])
+        parts += ['(a) A live-migration scheduling request (median ms of '
+                  "Nova's HostManager.get_filtered_hosts):", live,
+                  '(b) Requests that are not live migrations:', other]
+    if 'reporter' in results:
+        parts += ['(c) A reporting cycle of one host:',
+                  reporter_table(results['reporter'])]
+    if 'end_to_end' in results:
+        parts += ['(d) One live migration, 1 compatible + N incompatible '
+                  'destinations preferred by the weigher:',
+                  end_to_end_table(results['end_to_end'])]
+    return '\n\n'.join(parts)
