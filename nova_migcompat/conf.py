@@ -183,12 +183,16 @@ def list_opts():
     return [(migcompat_group, device_opts + agent_opts + filter_opts)]
 
 
+def list_placement_opts():
+    """The [placement] options of the agent and the operator tool."""
+    return [(PLACEMENT_GROUP,
+             ks_loading.get_session_conf_options() +
+             ks_loading.get_auth_common_conf_options() +
+             ks_loading.get_auth_plugin_conf_options('password') +
+             _placement_adapter_opts())]
+
+
 def list_agent_opts():
     """Everything the agent reads: [migcompat] and [placement]."""
-    placement_opts = (
-        ks_loading.get_session_conf_options() +
-        ks_loading.get_auth_common_conf_options() +
-        ks_loading.get_auth_plugin_conf_options('password') +
-        _placement_adapter_opts())
-    return [(migcompat_group, device_opts + agent_opts),
-            (PLACEMENT_GROUP, placement_opts)]
+    return ([(migcompat_group, device_opts + agent_opts)] +
+            list_placement_opts())
