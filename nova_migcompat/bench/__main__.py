@@ -97,13 +97,8 @@ def main(argv=None):
     from nova_migcompat.bench import end_to_end
     from nova_migcompat.bench import filter_cost
     from nova_migcompat.bench import reporter_cost
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    root.addHandler(logging.NullHandler())
-    # oslo.log's excepthook would send a crash to the silenced logs.
-    sys.excepthook = sys.__excepthook__
-    warnings.simplefilter('ignore')
+    from nova_migcompat.demo import cloud
+    cloud.quiet_logs()
 
     def log(line):
         print(line, flush=True)

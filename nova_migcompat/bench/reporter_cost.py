@@ -16,7 +16,6 @@ import tempfile
 import time
 
 from nova_migcompat.bench import inprocess
-from nova_migcompat.cmd import agent
 from nova_migcompat import codec
 from nova_migcompat.demo import cloud
 from nova_migcompat.emulation import mount
@@ -64,20 +63,6 @@ def catalog_versions(size):
     return versions[:size]
 
 
-def _agent_conf(workdir, side, root):
-    path = os.path.join(workdir, 'agent.conf')
-    with open(path, 'w') as f:
-        f.write('[placement]\nauth_type = admin_token\n'
-                'endpoint = %(ep)s\ntoken = admin\n'
-                'endpoint_override = %(ep)s\n\n'
-                '[migcompat]\nnodename = %(node)s\nsysfs_root = %(root)s\n'
-                'mdev_types = %(type)s\n'
-                % {'ep': side.endpoint, 'node': NODE, 'root': root,
-                   'type': MDEV_TYPE})
-    return agent.load_config(['--config-file', path],
-                             default_config_files=[])
-
-
 def _cycle(reporter):
     started = time.perf_counter()
     report = reporter.run_cycle()
@@ -103,7 +88,8 @@ def _measure(side, devices, catalog_size, steady_runs=3):
         with mount.EmulatedSysfs(host_spec(devices),
                                  os.path.join(workdir, 'sys'),
                                  workdir=os.path.join(workdir, 'work')) as fs:
-            conf = _agent_conf(workdir, side, fs.root)
+            conf = cloud.agent_config(os.path.join(workdir, 'agent.conf'),
+                                      side.endpoint, NODE, fs.root)
             try:
                 reporter = reporter_mod.Reporter(
                     conf, placement.PlacementClient.from_conf(conf))

@@ -22,18 +22,6 @@ from nova_migcompat.demo import fleet as fleet_mod  # noqa: E402
 from nova_migcompat.demo import report  # noqa: E402
 
 
-def _quiet():
-    # nova.test puts an INFO handler on stdout at import; the demo prints
-    # its own report and keeps Nova's logs in a file.
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    root.addHandler(logging.NullHandler())
-    # oslo.log's excepthook would send a crash to the silenced logs.
-    sys.excepthook = sys.__excepthook__
-    warnings.simplefilter('ignore')
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog='nova-migcompat demo',
@@ -51,8 +39,9 @@ def main(argv=None):
         print('error: %s' % e, file=sys.stderr)
         return 2
     # nova.test (imported by the scenario) sets up logging at import.
+    from nova_migcompat.demo import cloud
     from nova_migcompat.demo import scenario
-    _quiet()
+    cloud.quiet_logs()
 
     report.header(fleet)
     outcomes = []

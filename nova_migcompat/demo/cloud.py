@@ -10,9 +10,11 @@ The functional tests and the demo act on it through the Nova API.  Import
 """
 
 import json
+import logging
 import os
 import re
 import sys
+import warnings
 
 import fixtures
 from nova import conf as nova_conf
@@ -65,6 +67,39 @@ def vgpu_host_spec(host, versions):
                     'mdev_types': types})
     return {'host': host, 'modules': {'nvidia': {'version': '535.104.05'}},
             'pci': pci}
+
+
+def agent_config(path, endpoint, nodename, sysfs_root):
+    """An agent's configuration, through a config file as operators write.
+
+    Placement's fixture takes the token ``admin``; only the vGPU type Nova
+    uses is reported.
+    """
+    with open(path, 'w') as f:
+        f.write('[placement]\nauth_type = admin_token\n'
+                'endpoint = %(ep)s\ntoken = admin\n'
+                'endpoint_override = %(ep)s\n\n'
+                '[migcompat]\nnodename = %(node)s\n'
+                'sysfs_root = %(root)s\nmdev_types = %(type)s\n'
+                % {'ep': endpoint, 'node': nodename, 'root': sysfs_root,
+                   'type': VGPU_TYPE})
+    return agent.load_config(['--config-file', path],
+                             default_config_files=[])
+
+
+def quiet_logs():
+    """Nova's test framework logs to stdout (at import): silence it.
+
+    For the commands that print their own report (the demo, the
+    benchmark).  oslo.log's excepthook would send a crash to the silenced
+    logs: print it.
+    """
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(logging.NullHandler())
+    sys.excepthook = sys.__excepthook__
+    warnings.simplefilter('ignore')
 
 
 class CloudTestBase(base.LibvirtMigrationMixin, test_vgpu.VGPUTestBase):
@@ -131,17 +166,9 @@ class CloudTestBase(base.LibvirtMigrationMixin, test_vgpu.VGPUTestBase):
         fs.start()
         self.addCleanup(self._check_writes, fs)
         self.addCleanup(fs.stop)
-        conf_path = os.path.join(workdir, 'agent.conf')
-        with open(conf_path, 'w') as f:
-            f.write('[placement]\nauth_type = admin_token\n'
-                    'endpoint = %(ep)s\ntoken = admin\n'
-                    'endpoint_override = %(ep)s\n\n'
-                    '[migcompat]\nnodename = %(node)s\n'
-                    'sysfs_root = %(root)s\nmdev_types = %(type)s\n'
-                    % {'ep': self.placement.fixture.endpoint, 'node': hostname,
-                       'root': fs.root, 'type': VGPU_TYPE})
-        conf = agent.load_config(['--config-file', conf_path],
-                                 default_config_files=[])
+        conf = agent_config(os.path.join(workdir, 'agent.conf'),
+                            self.placement.fixture.endpoint, hostname,
+                            fs.root)
         self.addCleanup(conf.reset)
         self.hosts[hostname] = {
             'fs': fs, 'versions': versions,

@@ -149,8 +149,12 @@ def test_matrix_of_the_fleet(tmp_path, placement_api, emulated_sysfs,
     assert 'accepts (source)' in out
 
 
-def test_explain_a_live_migration(tmp_path, placement_api, emulated_sysfs,
-                                  make_reporter, capsys):
+def server_on(placement_api, emulated_sysfs, make_reporter, pgpu_name):
+    """A server with a vGPU on the pGPU provider named ``pgpu_name``.
+
+    The fleet: node-a (nvidia-a, driver 2.1) and node-b (nvidia-b, 2.3),
+    both reported.
+    """
     trees = {node: placement_api.create_compute(node, PGPUS)
              for node in ('node-a', 'node-b')}
     reporters = [make_reporter(n, emulated_sysfs(e)) for n, e in
@@ -158,8 +162,7 @@ def test_explain_a_live_migration(tmp_path, placement_api, emulated_sysfs,
     for _round in range(2):
         for reporter in reporters:
             assert reporter.run_cycle().ok
-    # A server with a vGPU on node-b's first pGPU (2.3).
-    pgpu = trees['node-b']['node-b_pci_0000_81_00_0']
+    pgpu = trees[pgpu_name.split('_', 1)[0]][pgpu_name]
     gen = placement_api.ok('GET', '/resource_providers/%s' % pgpu)[
         'generation']
     placement_api.ok('PUT', '/resource_providers/%s/inventories' % pgpu,
@@ -170,6 +173,14 @@ def test_explain_a_live_migration(tmp_path, placement_api, emulated_sysfs,
         'allocations': {pgpu: {'resources': {'VGPU': 1}}},
         'project_id': str(uuid.uuid4()), 'user_id': str(uuid.uuid4()),
         'consumer_generation': None}, version='1.28')
+    return server
+
+
+def test_explain_a_live_migration(tmp_path, placement_api, emulated_sysfs,
+                                  make_reporter, capsys):
+    # A server with a vGPU on node-b's first pGPU (2.3).
+    server = server_on(placement_api, emulated_sysfs, make_reporter,
+                       'node-b_pci_0000_81_00_0')
     conf = write_conf(tmp_path, placement_api, '/nonexistent')
     capsys.readouterr()
     assert migcompat.main(['--config-file', conf, 'explain', server,
@@ -192,25 +203,9 @@ def test_explain_a_live_migration(tmp_path, placement_api, emulated_sysfs,
 
 def test_explain_from_a_given_node(tmp_path, placement_api, emulated_sysfs,
                                    make_reporter, capsys):
-    trees = {node: placement_api.create_compute(node, PGPUS)
-             for node in ('node-a', 'node-b')}
-    reporters = [make_reporter(n, emulated_sysfs(e)) for n, e in
-                 (('node-a', 'nvidia-a'), ('node-b', 'nvidia-b'))]
-    for _round in range(2):
-        for reporter in reporters:
-            assert reporter.run_cycle().ok
     # A server with a vGPU on node-a's second pGPU (2.1).
-    pgpu = trees['node-a']['node-a_pci_0000_82_00_0']
-    gen = placement_api.ok('GET', '/resource_providers/%s' % pgpu)[
-        'generation']
-    placement_api.ok('PUT', '/resource_providers/%s/inventories' % pgpu,
-                     {'inventories': {'VGPU': {'total': 8}},
-                      'resource_provider_generation': gen})
-    server = str(uuid.uuid4())
-    placement_api.ok('PUT', '/allocations/%s' % server, {
-        'allocations': {pgpu: {'resources': {'VGPU': 1}}},
-        'project_id': str(uuid.uuid4()), 'user_id': str(uuid.uuid4()),
-        'consumer_generation': None}, version='1.28')
+    server = server_on(placement_api, emulated_sysfs, make_reporter,
+                       'node-a_pci_0000_82_00_0')
     conf = write_conf(tmp_path, placement_api, '/nonexistent')
     capsys.readouterr()
     assert migcompat.main(['--config-file', conf, 'explain', server,
