@@ -4,7 +4,7 @@ Both command lines render the same columns and rows; cells that hold
 several values are lists (each command line joins them its own way).
 """
 
-from nova_migcompat import fleet_view
+from nova_migcompat import formats
 
 MATRIX_ACCEPTS = 'accepts'
 MATRIX_NOT = '-'
@@ -46,7 +46,7 @@ def explain_rows(result):
     (with the strings it does not accept, decoded).
     """
     source = result['source_host']
-    produced = ['produces %s' % fleet_view.summary(text)
+    produced = ['produces %s' % formats.summary(text)
                 for req in result['requirements'] for text in req['strings']]
     rows = [(source, SOURCE,
              [_short(source, rp) for rp in result['source_devices']],

@@ -12,13 +12,6 @@ from nova_migcompat import formats
 from nova_migcompat import requirements
 
 
-def summary(text):
-    try:
-        return formats.parse(text).summary()
-    except exception.MigCompatError:
-        return 'malformed string'
-
-
 def _index(client):
     """``(names, roots)``: provider uuid -> name, and -> root uuid."""
     providers = client.providers()
@@ -47,7 +40,8 @@ def matrix(client):
             _, token, text = codec.decode_trait(name)
         except exception.InvalidToken:
             continue
-        row = {'string': text, 'summary': summary(text), 'token': token,
+        row = {'string': text, 'summary': formats.summary(text),
+               'token': token,
                'produced_by': hosts_with(name),
                'accepted_by': hosts_with(codec.trait(codec.ACC, token))}
         hosts.update(row['produced_by'], row['accepted_by'])
@@ -73,9 +67,9 @@ def _accepting_devices(root, reqs, found, roots):
             mine = {rp for rp in found.accepting[token]
                     if roots.get(rp) == root}
             ready = mine if ready is None else ready & mine
-        if req.host_level:
-            ready = ready & {root}
-        devices |= ready or set()
+        # Host-level strings are the root's; device strings its children's.
+        ready = ready & {root} if req.host_level else ready - {root}
+        devices |= ready
     return devices
 
 
@@ -100,6 +94,13 @@ def explain(client, server_uuid, source_node=None, host_level=False):
         source_root = _root_named(names, roots, source_node)
         allocations = {rp: alloc for rp, alloc in allocations.items()
                        if roots.get(rp) == source_root}
+        if not allocations:
+            # During a live migration the server's own allocations are on
+            # the destination (the migration holds the source's).
+            raise exception.NotFound(
+                'server %s has no allocations on its compute node %s in '
+                'placement (is it being migrated?)' % (server_uuid,
+                                                       source_node))
     elif allocations:
         first = next(iter(allocations))
         if first not in roots:
@@ -126,7 +127,7 @@ def explain(client, server_uuid, source_node=None, host_level=False):
                                                req.sources)
                 if requirements.check_host_providers(
                         root, [one], found.accepting, roots):
-                    missing.append(summary(found.strings[token]))
+                    missing.append(formats.summary(found.strings[token]))
         devices = _accepting_devices(root, reqs, found, roots)
         hosts[names[root]] = {'accepts': not missing, 'missing': missing,
                               'devices': sorted(names[rp] for rp in devices)}

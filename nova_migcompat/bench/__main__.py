@@ -22,6 +22,7 @@ import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
+from nova_migcompat.bench import reporter_cost  # noqa: E402
 from nova_migcompat.bench import summary  # noqa: E402
 
 PARTS = 'abcd'
@@ -51,7 +52,7 @@ def _cpu_model():
 
 
 def machine():
-    return {'cpu': _cpu_model(), 'cores': os.cpu_count(),
+    return {'cpu': _cpu_model(), 'cores': os.cpu_count() or 0,
             'python': platform.python_version(),
             'system': '%s %s' % (platform.system(), platform.release()),
             'nova': metadata.version('nova'),
@@ -89,14 +90,19 @@ def main(argv=None):
     unknown = set(args.parts) - set(PARTS)
     if unknown or not args.parts:
         parser.error('--parts: letters of %r, got %r' % (PARTS, args.parts))
-    if max(args.hosts) > 20000:
-        parser.error('--hosts: at most 20000 (the filter reads at most '
-                     '16 MiB from placement per query)')
+    for name, most, why in (
+            ('hosts', 20000, 'the filter reads at most 16 MiB from '
+             'placement per query'),
+            ('devices', reporter_cost.MAX_DEVICES, 'PCI addresses of the '
+             'emulated host'),
+            ('catalogs', len(reporter_cost.catalog_versions()),
+             'distinct driver versions the benchmark makes')):
+        if max(getattr(args, name)) > most:
+            parser.error('--%s: at most %d (%s)' % (name, most, why))
 
     # nova.test sets up logging at import: keep Nova's output off stdout.
     from nova_migcompat.bench import end_to_end
     from nova_migcompat.bench import filter_cost
-    from nova_migcompat.bench import reporter_cost
     from nova_migcompat.demo import cloud
     cloud.quiet_logs()
 

@@ -46,12 +46,8 @@ ACCEPTS = {'2.1', '2.2', '2.3'}
 ROOT_RESOURCES = {'VCPU': 1, 'MEMORY_MB': 512, 'DISK_GB': 1}
 
 
-def _string(version):
-    return cloud.vgpu_string(version)
-
-
 def _trait(role, version):
-    return codec.trait(role, codec.encode(_string(version)))
+    return codec.trait(role, codec.encode(cloud.vgpu_string(version)))
 
 
 class Fleet(object):

@@ -28,6 +28,8 @@ NODE = 'bench-node'
 MDEV_TYPE = cloud.VGPU_TYPE
 #: The local driver versions, by pGPU index modulo 2.
 LOCAL_VERSIONS = ('2.1', '2.3')
+#: pGPUs on buses 0x81 to 0x88, 32 a bus.
+MAX_DEVICES = 256
 
 
 def _address(i):
@@ -52,15 +54,18 @@ def host_spec(devices):
             'pci': pci}
 
 
-def catalog_versions(size):
-    """``size`` fleet versions: majors 1-4, minors 0-24, locals first."""
+def catalog_versions(size=None):
+    """The first ``size`` fleet versions (100 in all), local ones first.
+
+    Majors 1 to 4, minors 0 to 24.
+    """
     versions = list(LOCAL_VERSIONS)
     for minor in range(25):
         for major in (2, 3, 1, 4):
             version = '%d.%d' % (major, minor)
             if version not in versions:
                 versions.append(version)
-    return versions[:size]
+    return versions[:size] if size else versions
 
 
 def _cycle(reporter):

@@ -16,7 +16,7 @@ from nova_migcompat.demo import cloud
 from nova_migcompat import formats
 from nova_migcompat import policies
 
-_FINAL = ('completed', 'error', 'failed')
+_FINAL = ('completed', 'error', 'failed', 'cancelled')
 
 
 @dataclasses.dataclass
@@ -79,7 +79,8 @@ def _host_verdicts(case, fleet, source_text):
 
 def _wait_for_migration(case, server, interval=0.02, timeout=60):
     """The server's migration once it ends (finer than nova's helper)."""
-    for _attempt in range(int(timeout / interval)):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         for migration in case.api.get_migrations():
             if (migration['instance_uuid'] == server['id'] and
                     migration['status'] in _FINAL):

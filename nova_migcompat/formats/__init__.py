@@ -10,5 +10,6 @@ the authority and parsing is only for explanation.
 
 from nova_migcompat.formats.loader import format_names
 from nova_migcompat.formats.loader import parse
+from nova_migcompat.formats.loader import summary
 
-__all__ = ['format_names', 'parse']
+__all__ = ['format_names', 'parse', 'summary']

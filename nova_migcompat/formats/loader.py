@@ -42,3 +42,11 @@ def parse(text, where=None):
                     prefix, fmt.name, e)) from None
     raise exception.ParseError('%sno string format recognises %r' % (
         '' if where is None else '%s: ' % where, text[:60]))
+
+
+def summary(text):
+    """A one-line description of a string, for tables and log lines."""
+    try:
+        return parse(text).summary()
+    except exception.MigCompatError:
+        return 'malformed string'

@@ -222,3 +222,9 @@ def test_explain_from_a_given_node(tmp_path, placement_api, emulated_sysfs,
                            '--node', 'node-c']) == 1
     err = capsys.readouterr().err
     assert "no root resource provider named 'node-c'" in err
+    # Not where the server's allocations are (e.g. it is being migrated).
+    assert migcompat.main(['--config-file', conf, 'explain', server,
+                           '--node', 'node-b']) == 1
+    err = capsys.readouterr().err
+    assert ('server %s has no allocations on its compute node node-b'
+            % server) in err

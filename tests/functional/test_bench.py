@@ -66,3 +66,12 @@ def test_bench_refuses_bad_arguments():
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "--parts: letters of 'abcd', got 'ax'" in result.stderr
+
+
+def test_bench_refuses_sizes_it_cannot_make():
+    result = subprocess.run(
+        [sys.executable, '-m', 'nova_migcompat.bench', '--catalogs', '101'],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert '--catalogs: at most 100 (distinct driver versions' in \
+        result.stderr

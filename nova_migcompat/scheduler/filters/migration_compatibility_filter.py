@@ -11,7 +11,6 @@ from nova.scheduler import utils as scheduler_utils
 from oslo_log import log as logging
 
 from nova_migcompat import conf as migcompat_conf
-from nova_migcompat import exception
 from nova_migcompat import formats
 from nova_migcompat import placement
 from nova_migcompat import requirements
@@ -47,10 +46,7 @@ class _Plan(object):
 
     def _describe(self, token):
         text = self.acceptance.strings.get(token, '?')
-        try:
-            summary = formats.parse(text).summary()
-        except exception.MigCompatError:
-            summary = 'malformed string'
+        summary = formats.summary(text)
         shown = text if len(text) <= _SHOWN_CHARS else (
             text[:_SHOWN_CHARS] + '...')
         return '%s [%s]' % (summary, shown.replace('\n', ' '))
@@ -169,6 +165,8 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter,
                 candidate, plan.requirements, plan.acceptance.accepting)
             if shortfall is not None:
                 shortfalls.append(shortfall)
+            if shortfall is not None and LOG.isEnabledFor(
+                    std_logging.DEBUG):
                 LOG.debug('Allocation candidate %s of host %s: %s',
                           candidate, host_state.host,
                           self._reason(plan, shortfall))
