@@ -58,15 +58,12 @@ def _root_named(names, roots, nodename):
         'node of the server)' % nodename)
 
 
-def _accepting_devices(root, reqs, found, roots):
+def _accepting_devices(root, reqs, found):
     """The providers of a host that accept what one requirement needs."""
     devices = set()
     for req in reqs:
-        ready = None
-        for token in req.tokens:
-            mine = {rp for rp in found.accepting[token]
-                    if roots.get(rp) == root}
-            ready = mine if ready is None else ready & mine
+        ready = set.intersection(*(set(found.on_host(token, root))
+                                   for token in req.tokens))
         # Host-level strings are the root's; device strings its children's.
         ready = ready & {root} if req.host_level else ready - {root}
         devices |= ready
@@ -125,10 +122,9 @@ def explain(client, server_uuid, source_node=None, host_level=False):
                 one = requirements.Requirement(req.resource_classes,
                                                frozenset([token]),
                                                req.sources)
-                if requirements.check_host_providers(
-                        root, [one], found.accepting, roots):
+                if requirements.check_host_providers(root, [one], found):
                     missing.append(formats.summary(found.strings[token]))
-        devices = _accepting_devices(root, reqs, found, roots)
+        devices = _accepting_devices(root, reqs, found)
         hosts[names[root]] = {'accepts': not missing, 'missing': missing,
                               'devices': sorted(names[rp] for rp in devices)}
     return {

@@ -98,6 +98,18 @@ class Acceptance:
     accepting: dict
     #: provider uuid -> its root provider uuid (for the accepting ones).
     roots: dict
+    #: token -> root uuid -> its accepting providers, built on first use.
+    _on_host: dict = dataclasses.field(default_factory=dict, init=False,
+                                       repr=False)
+
+    def on_host(self, token, host_uuid):
+        """The providers of one host with the ACC trait of ``token``."""
+        index = self._on_host.get(token)
+        if index is None:
+            index = self._on_host[token] = {}
+            for rp in self.accepting.get(token, ()):
+                index.setdefault(self.roots.get(rp), set()).add(rp)
+        return index.get(host_uuid, frozenset())
 
 
 def find_accepting(client, reqs):
@@ -159,13 +171,12 @@ def check_candidate(candidate, requirements, accepting):
     return None
 
 
-def check_host_providers(host_uuid, requirements, accepting, roots):
+def check_host_providers(host_uuid, requirements, acceptance):
     """Without candidates: does the host have a provider for each need?
 
-    :param roots: ``{provider uuid: its root provider uuid}`` for the
-        accepting providers.
+    :param acceptance: the :class:`Acceptance` of the requirements.
     """
-    shortfall = check_host(host_uuid, requirements, accepting)
+    shortfall = check_host(host_uuid, requirements, acceptance.accepting)
     if shortfall:
         return shortfall
     for req in requirements:
@@ -173,10 +184,9 @@ def check_host_providers(host_uuid, requirements, accepting, roots):
             continue
         tokens = sorted(req.tokens)
         # One provider of this host must accept all of them.
-        ready = {rp for rp in accepting.get(tokens[0], ())
-                 if roots.get(rp) == host_uuid}
+        ready = set(acceptance.on_host(tokens[0], host_uuid))
         for token in tokens:
-            ready &= set(accepting.get(token, ()))
+            ready &= acceptance.on_host(token, host_uuid)
             if not ready:
                 return Shortfall(None, token, req)
     return None

@@ -87,10 +87,11 @@ def test_host_level_requirement():
 
 
 def test_host_without_candidates_needs_one_provider_accepting_all():
-    roots = {'d1': 'h1', 'd2': 'h1', 'd3': 'h2'}
+    found = requirements.Acceptance(
+        strings={}, accepting={S1: {'d1', 'd3'}, S2: {'d2', 'd3'}},
+        roots={'d1': 'h1', 'd2': 'h1', 'd3': 'h2'})
     # h1 has one provider per string, but none with both.
-    accepting = {S1: {'d1', 'd3'}, S2: {'d2', 'd3'}}
-    assert requirements.check_host_providers(
-        'h1', [REQ], accepting, roots) is not None
-    assert requirements.check_host_providers(
-        'h2', [REQ], accepting, roots) is None
+    assert requirements.check_host_providers('h1', [REQ], found) is not None
+    assert requirements.check_host_providers('h2', [REQ], found) is None
+    assert found.on_host(S1, 'h1') == {'d1'}
+    assert found.on_host(S1, 'h3') == set()

@@ -151,8 +151,7 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter,
         if shortfall is None and not getattr(
                 host_state, 'allocation_candidates', None):
             shortfall = requirements.check_host_providers(
-                host_state.uuid, plan.requirements,
-                plan.acceptance.accepting, plan.acceptance.roots)
+                host_state.uuid, plan.requirements, plan.acceptance)
         if shortfall is not None:
             self._log_rejection(host_state, plan, shortfall)
             return False
