@@ -183,3 +183,21 @@ class OpenStackCLI(fixtures.Fixture):
             for value in vars(cls).values():
                 if isinstance(value, osc_clientmanager.ClientCache):
                     value._handle = None
+
+
+class FleetMixin(object):
+    """The CLI tests' fleet, and the CLI fixture as ``self.cli``.
+
+    A source with driver 2.1, ``old`` (2.0, refuses 2.1) weighed above
+    ``newer`` (2.3, accepts it).
+    """
+
+    WEIGHTS = {'old': 100, 'newer': 10, 'src': 0}
+
+    def setUp(self):
+        super().setUp()
+        self.start_host('src', ('2.1', '2.1'))
+        self.start_host('old', ('2.0', '2.0'))
+        self.start_host('newer', ('2.3', '2.3'))
+        self.report()
+        self.cli = self.useFixture(OpenStackCLI(self))

@@ -11,16 +11,10 @@ from nova_migcompat.demo import cloud
 from tests.functional import openstack_cli
 
 
-class OpenStackCLITests(cloud.CloudTestBase):
-    WEIGHTS = {'old': 100, 'newer': 10, 'src': 0}
+class OpenStackCLITests(openstack_cli.FleetMixin, cloud.CloudTestBase):
 
     def setUp(self):
         super().setUp()
-        self.start_host('src', ('2.1', '2.1'))
-        self.start_host('old', ('2.0', '2.0'))
-        self.start_host('newer', ('2.3', '2.3'))
-        self.report()
-        self.cli = self.useFixture(openstack_cli.OpenStackCLI(self))
         self.server = self.boot('src')
 
     def show(self):

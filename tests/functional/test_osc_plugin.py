@@ -12,15 +12,7 @@ from tests.functional import openstack_cli
 NVIDIA_21 = 'nvidia 2.1 10de:0ffe %s' % cloud.VGPU_TYPE
 
 
-class OSCPluginTests(cloud.CloudTestBase):
-
-    def setUp(self):
-        super().setUp()
-        self.start_host('src', ('2.1', '2.1'))
-        self.start_host('old', ('2.0', '2.0'))
-        self.start_host('newer', ('2.3', '2.3'))
-        self.report()
-        self.cli = self.useFixture(openstack_cli.OpenStackCLI(self))
+class OSCPluginTests(openstack_cli.FleetMixin, cloud.CloudTestBase):
 
     def explain(self, server):
         rows = self.cli.run_json('migcompat', 'explain', server)
