@@ -10,7 +10,7 @@ Device requirements are per resource class: every provider that a
 destination allocation candidate allocates those classes from must accept
 every string of the source providers of the same classes (a two-vGPU
 instance needs both strings accepted).  PCI functions are tracked at host
-granularity (see :mod:`nova_migcompat.provider_names`): the destination's
+granularity (see :mod:`nova_migcompat.agent.provider_names`): the destination's
 root provider must accept every string of the source's root provider.
 """
 

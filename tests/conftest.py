@@ -1,43 +1,22 @@
-"""Shared pytest fixtures: FUSE-emulated sysfs trees.
+"""Shared pytest fixtures: configuration and FUSE-emulated sysfs trees.
 
 ``emulated_sysfs(spec)`` mounts a tree (a bundled example's name, a dict, a
 path or a Spec) under the test's tmp_path and returns the running
 EmulatedSysfs; at teardown it unmounts every tree and fails the test if
 anything but a ``migration_version`` attribute saw a write attempt.  When
 FUSE cannot be mounted the fixture raises: FUSE tests fail, never skip.
-"""
 
-# Nova's functional framework must monkey patch before anything imports
-# urllib3, oslo.context or other nova modules: import it first.
-import nova.tests.functional  # noqa: F401,I100  isort:skip
+Nothing here imports Nova, nor anything at module level that Nova's test
+framework must patch first (tests/functional/nova runs in its own pytest
+session, with its own conftest).
+"""
 
 import json
 import os
 
 import hypothesis
-from nova import test as nova_test
-from oslo_config import cfg
 import pytest
 
-from nova_migcompat import conf as migcompat_conf
-from nova_migcompat.emulation import mount
-from nova_migcompat.emulation import spec as spec_mod
-
-
-def _keep_test_methods(clear_attrs):
-    # nova's TestCase deletes every public attribute at cleanup, including
-    # the test method itself; pytest's unittest runner looks it up again
-    # afterwards.  Keep the test* attributes.
-    def wrapper(self):
-        kept = {k: v for k, v in self.__dict__.items()
-                if k.startswith('test')}
-        clear_attrs(self)
-        self.__dict__.update(kept)
-    return wrapper
-
-
-nova_test.TestCase._clear_attrs = _keep_test_methods(
-    nova_test.TestCase._clear_attrs)
 
 # No wall-clock deadlines (a loaded 2-core CI machine is slow, and tests
 # never judge time); CI runs the same examples every time.
@@ -52,6 +31,9 @@ hypothesis.settings.load_profile(
 @pytest.fixture
 def conf():
     """A fresh configuration with the [migcompat] options."""
+    from nova_migcompat import conf as migcompat_conf
+    from oslo_config import cfg
+
     c = cfg.ConfigOpts()
     migcompat_conf.register_opts(c)
     c([], default_config_files=[])
@@ -63,6 +45,8 @@ def conf():
 @pytest.fixture
 def example_spec():
     """example_spec(name) -> a fresh, editable dict of an example tree."""
+    from migcompat_lab.emulation import spec as spec_mod
+
     def load(name):
         return spec_mod.load_example(name).to_dict()
     return load
@@ -71,6 +55,8 @@ def example_spec():
 @pytest.fixture
 def emulated_sysfs(tmp_path):
     """emulated_sysfs(spec) -> a mounted EmulatedSysfs (see the module)."""
+    from migcompat_lab.emulation import mount
+
     started = []
 
     def start(spec='nvidia-a'):

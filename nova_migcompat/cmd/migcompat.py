@@ -3,39 +3,33 @@
 Subcommands:
 
 * ``devices``: the local devices, their compatibility strings, formats and
-  the tokens they publish as (``--example`` lists a bundled emulated tree);
+  the tokens they publish as;
 * ``decode``: the string behind a nova-migcompat trait or token;
 * ``encode``: the traits a string publishes as;
 * ``matrix``: the fleet's strings against its hosts, from placement;
 * ``explain``: which hosts would accept a live migration of a server, from
   placement alone (``openstack migcompat explain`` asks the Nova API for
   the server's node and PCI devices);
-* ``demo``: the main job on an embedded default (see
-  :mod:`nova_migcompat.demo`).
 """
 
-import contextlib
 import json
-import os
-import subprocess
 import sys
-import tempfile
 
 from oslo_config import cfg
 from oslo_log import log as logging
 import prettytable
 
-from nova_migcompat import check as check_mod
+from nova_migcompat.agent import check as check_mod
 from nova_migcompat import codec
 from nova_migcompat import conf as migcompat_conf
 from nova_migcompat import exception
 from nova_migcompat import fleet_table
-from nova_migcompat import fleet_view
+from nova_migcompat import fleet as fleet_view
 from nova_migcompat import formats
 from nova_migcompat import inventory
 from nova_migcompat import placement
-from nova_migcompat import sources
-from nova_migcompat import sysfs as sysfs_mod
+from nova_migcompat.agent import source as sources
+from nova_migcompat.agent import sysfs as sysfs_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -111,44 +105,8 @@ def _show_devices(title, sysfs, devices, fmt, run_check):
     return None
 
 
-@contextlib.contextmanager
-def _example_roots(name):
-    """Mount bundled example trees; yields ``[(name, root), ...]``."""
-    from nova_migcompat.emulation import mount
-    from nova_migcompat.emulation import spec
-
-    names = spec.example_names() if name == 'all' else [name]
-    unknown = set(names) - set(spec.example_names())
-    if unknown:
-        raise SystemExit('unknown example %s; bundled: %s' % (
-            ', '.join(sorted(unknown)), ', '.join(spec.example_names())))
-    with contextlib.ExitStack() as stack:
-        workdir = stack.enter_context(
-            tempfile.TemporaryDirectory(prefix='migcompat-example-'))
-        roots = []
-        for example in names:
-            mountpoint = os.path.join(workdir, example)
-            os.mkdir(mountpoint)
-            emulated = stack.enter_context(
-                mount.EmulatedSysfs(spec.load_example(example), mountpoint))
-            roots.append((example, emulated.root))
-        yield roots
-
-
 def cmd_devices(conf):
     args = conf.command
-    if args.example:
-        results = []
-        with _example_roots(args.example) as roots:
-            for example, root in roots:
-                conf.set_override('sysfs_root', root, 'migcompat')
-                sysfs = sysfs_mod.Sysfs(root)
-                results.append(_show_devices(
-                    example, sysfs, sources.discover(conf), args.format,
-                    args.check))
-        if args.format == 'json':
-            _print_json(results)
-        return 0
     if args.sysfs_root:
         conf.set_override('sysfs_root', args.sysfs_root, 'migcompat')
     sysfs = sysfs_mod.Sysfs(conf.migcompat.sysfs_root)
@@ -257,19 +215,6 @@ def cmd_explain(conf):
     return 0
 
 
-def cmd_demo(conf):
-    # Its own process: Nova's test framework monkey patches at import.
-    argv = [sys.executable, '-m', 'nova_migcompat.demo']
-    if conf.command.fleet:
-        argv += ['--fleet', conf.command.fleet]
-    if conf.command.verbose:
-        argv.append('--verbose')
-    try:
-        return subprocess.call(argv)
-    except KeyboardInterrupt:
-        return 130
-
-
 def _add_format(parser):
     parser.add_argument('--format', choices=('table', 'json'),
                         default='table', help='Output format.')
@@ -282,10 +227,6 @@ def add_command_parsers(subparsers):
     parser.add_argument(
         '--sysfs-root', help='Read devices under this directory instead of '
         '[migcompat]sysfs_root.')
-    parser.add_argument(
-        '--example', nargs='?', const='all', metavar='NAME',
-        help='List a bundled example tree, mounted as an emulated sysfs '
-        '(FUSE); without NAME, every bundled example.')
     parser.add_argument(
         '--check', action='store_true',
         help='Also run the target-side check of every listed string '
@@ -329,18 +270,6 @@ def add_command_parsers(subparsers):
     _add_format(parser)
     parser.set_defaults(func=cmd_explain)
 
-    add_demo_parser(subparsers)
-
-
-def add_demo_parser(subparsers):
-    parser = subparsers.add_parser(
-        'demo', help='Live-migrate a vGPU server across an in-process Nova '
-        'fleet with emulated devices, with the filter and with stock Nova.')
-    parser.add_argument('--fleet', help='A fleet file (default: the '
-                        'bundled one).')
-    parser.add_argument('--verbose', action='store_true',
-                        help="Also print Nova's logs.")
-    parser.set_defaults(func=cmd_demo)
 
 
 command_opt = cfg.SubCommandOpt('command', title='Commands',

@@ -9,11 +9,11 @@ import json
 
 import pytest
 
-from nova_migcompat import check
-from nova_migcompat import descriptor
-from nova_migcompat import device as device_mod
-from nova_migcompat import sources
-from nova_migcompat import sysfs as sysfs_mod
+from nova_migcompat.agent import check
+from nova_migcompat.agent import descriptor
+from nova_migcompat.agent import device as device_mod
+from nova_migcompat.agent import source as sources
+from nova_migcompat.agent import sysfs as sysfs_mod
 from tests import samples
 
 NVIDIA_21, NVIDIA_20 = samples.NVIDIA_21, samples.NVIDIA_20

@@ -2,8 +2,6 @@
 
 import json
 
-import pytest
-
 from nova_migcompat.cmd import migcompat
 from nova_migcompat import codec
 from tests import samples
@@ -60,26 +58,6 @@ def test_encode_refuses_invalid_strings(capsys):
     assert out == ''
 
 
-def test_devices_of_a_bundled_example(capsys):
-    status, out, _ = run(capsys, 'devices', '--example', 'intel-gvt',
-                         '--check', '--format', 'json')
-    assert status == 0
-    [host] = json.loads(out)
-    assert host['host'] == 'intel-gvt'
-    by_name = {d['name']: d for d in host['devices']}
-    gvt8 = by_name['0000:00:02.0/i915-GVTg_V5_8']
-    assert gvt8['string'] == GVT
-    assert gvt8['origin'] == 'attribute'
-    assert gvt8['format'] == 'opaque'
-    assert codec.decode_trait(gvt8['src_trait'])[2] == GVT
-    # The kernel (emulated i915) accepts exactly its own string.
-    checks = {row['target']: row['results'] for row in host['check']}
-    assert checks['0000:00:02.0/i915-GVTg_V5_8'][
-        '0000:00:02.0/i915-GVTg_V5_8']['result'] == 'accepts'
-    assert checks['0000:00:02.0/i915-GVTg_V5_8'][
-        '0000:00:02.0/i915-GVTg_V5_4']['result'] == 'refuses'
-
-
 def test_devices_table_of_a_sysfs_root(capsys, emulated_sysfs):
     fs = emulated_sysfs('no-attributes')
     status, out, _ = run(capsys, 'devices', '--sysfs-root', str(fs.root))
@@ -90,9 +68,3 @@ def test_devices_table_of_a_sysfs_root(capsys, emulated_sysfs):
     assert 'trait:  CUSTOM_MIGCOMPAT_SRC_1' in out
     # Listing reads only.
     assert fs.writes() == []
-
-
-def test_unknown_example_is_a_clear_error(capsys):
-    with pytest.raises(SystemExit) as e:
-        run(capsys, 'devices', '--example', 'nope')
-    assert 'unknown example nope' in str(e.value)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from nova_migcompat import descriptor
+from nova_migcompat.agent import descriptor
 
 
 @pytest.mark.parametrize('text,expected', [

@@ -10,7 +10,7 @@ import logging
 
 from nova import conf as nova_conf
 from nova import objects
-from nova.tests.unit.scheduler import fakes
+from nova.scheduler import host_manager
 from oslo_utils import uuidutils
 import pytest
 
@@ -25,10 +25,15 @@ CONF = nova_conf.CONF
 FILTER = migration_compatibility_filter.MigrationCompatibilityFilter
 
 
+def host_state(i, **attrs):
+    state = host_manager.HostState('host%d' % i, 'node%d' % i, None)
+    state.__dict__.update(attrs)
+    return state
+
+
 @pytest.fixture
 def hosts():
-    return [fakes.FakeHostState('host%d' % i, 'node%d' % i, {})
-            for i in range(3)]
+    return [host_state(i) for i in range(3)]
 
 
 @pytest.fixture
@@ -155,8 +160,7 @@ class FleetPlacement(object):
 
 def test_rejected_hosts_beyond_the_first_ones_log_at_debug(caplog,
                                                            monkeypatch):
-    many = [fakes.FakeHostState('host%d' % i, 'node%d' % i,
-                                {'uuid': uuidutils.generate_uuid()})
+    many = [host_state(i, uuid=uuidutils.generate_uuid())
             for i in range(migration_compatibility_filter.INFO_REJECTIONS
                            + 5)]
     spec = objects.RequestSpec(instance_uuid=uuidutils.generate_uuid())

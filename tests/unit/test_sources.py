@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from nova_migcompat import device as device_mod
-from nova_migcompat import sources
+from nova_migcompat.agent import device as device_mod
+from nova_migcompat.agent import source as sources
 
 PGPU = 'devices/pci0000:81/0000:81:00.0'
 

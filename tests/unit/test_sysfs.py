@@ -9,7 +9,7 @@ import os
 import pytest
 
 from nova_migcompat import exception
-from nova_migcompat import sysfs as sysfs_mod
+from nova_migcompat.agent import sysfs as sysfs_mod
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """``openstack migcompat explain`` and ``openstack migcompat matrix``.
 
-Thin renderers over :mod:`nova_migcompat.fleet_view`: the Nova API says
+Thin renderers over :mod:`nova_migcompat.fleet`: the Nova API says
 where a server runs and whether its flavor has PCI devices, placement says
 the rest.
 """
@@ -12,7 +12,7 @@ from osc_lib import exceptions
 
 from nova_migcompat import exception
 from nova_migcompat import fleet_table
-from nova_migcompat import fleet_view
+from nova_migcompat import fleet as fleet_view
 
 #: The embedded flavor (with its extra specs) of a server.
 FLAVOR_MICROVERSION = '2.47'

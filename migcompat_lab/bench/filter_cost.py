@@ -1,0 +1,333 @@
+"""Benchmark parts (a) and (b): the filter's cost per scheduling request.
+
+One in-process scheduler side: Nova's databases (API, cell0, cell1) and
+real Placement (Nova's functional fixtures), a fleet of N vGPU hosts in
+Placement (a root provider and two pGPU providers each, with inventories
+and the traits agents publish), and N HostStates with two allocation
+candidates each (one per pGPU, placement 1.36 format).  The same hosts go
+through Nova's default ``enabled_filters`` chain (the baseline) and through
+the same chain plus MigrationCompatibilityFilter, via Nova's own
+``HostManager.get_filtered_hosts``.
+
+The fleet is loaded into Placement's database in bulk (creating 15,000
+providers through the API would take minutes); everything the filter
+reads goes through the Placement API, as in production.
+"""
+
+import copy
+import statistics
+import time
+import uuid
+
+from nova import context as nova_context
+from nova import objects
+from nova.scheduler.client import report
+from nova.scheduler import host_manager
+from oslo_utils import timeutils
+from placement.db.sqlalchemy import models as placement_models
+from placement import db_api as placement_db
+import sqlalchemy as sa
+
+from migcompat_lab.bench import inprocess
+from nova_migcompat import codec
+from migcompat_lab import cloud
+from nova_migcompat.agent import provider_names
+
+FILTER = cloud.FILTER
+DEFAULT_FILTERS = ['ComputeFilter', 'ComputeCapabilitiesFilter',
+                   'ImagePropertiesFilter', 'ServerGroupAntiAffinityFilter',
+                   'ServerGroupAffinityFilter']
+SOURCE = 'src'
+SOURCE_VERSION = '2.1'
+#: Destination pGPU driver versions, by host index modulo 4: hosts 0 and 1
+#: accept the source's 2.1 on both pGPUs / on the first one only.
+VERSIONS = (('2.3', '2.3'), ('2.2', '2.0'), ('2.0', '2.0'), ('3.1', '3.1'))
+ACCEPTS = {'2.1', '2.2', '2.3'}
+ROOT_RESOURCES = {'VCPU': 1, 'MEMORY_MB': 512, 'DISK_GB': 1}
+
+
+def _trait(role, version):
+    return codec.trait(role, codec.encode(cloud.vgpu_string(version)))
+
+
+class Fleet(object):
+    """N destination hosts in placement, a source, a live migration."""
+
+    def __init__(self, side, size):
+        self.side = side
+        self.size = size
+        self.hosts = []
+        self._create_source()
+        self._load_destinations()
+
+    # Placement ----------------------------------------------------------
+
+    def _create_source(self):
+        self.source_root = self.side.provider(
+            SOURCE, inventories={'VCPU': 64, 'MEMORY_MB': 262144,
+                                 'DISK_GB': 4096})
+        self.source_pgpu = self.side.provider(
+            provider_names.pgpu_provider_name(SOURCE, cloud.PGPUS[0]),
+            parent=self.source_root, inventories={'VGPU': 16},
+            traits=[_trait(codec.SRC, SOURCE_VERSION),
+                    _trait(codec.ACC, SOURCE_VERSION)])
+        # Every string of the fleet exists as a trait (agents create them).
+        for versions in VERSIONS:
+            for version in versions:
+                for role in (codec.SRC, codec.ACC):
+                    self.side.ok('put', '/traits/%s' % _trait(role, version))
+        self.migration_uuid = str(uuid.uuid4())
+        self.side.ok('put', '/allocations/%s' % self.migration_uuid, {
+            'allocations': {
+                self.source_root: {'resources': ROOT_RESOURCES},
+                self.source_pgpu: {'resources': {'VGPU': 1}}},
+            'project_id': self.side.project_id,
+            'user_id': self.side.user_id,
+            'consumer_generation': None}, version='1.28')
+
+    def _load_destinations(self):
+        """Bulk-load the destination providers into placement's DB."""
+        engine = placement_db.get_placement_engine()
+        models = placement_models
+        rp_table = models.ResourceProvider.__table__
+        with engine.begin() as conn:
+            rc_ids = dict(conn.execute(sa.select(
+                models.ResourceClass.name, models.ResourceClass.id)).all())
+            trait_ids = dict(conn.execute(sa.select(
+                models.Trait.name, models.Trait.id)).all())
+            next_id = (conn.execute(sa.select(
+                sa.func.max(models.ResourceProvider.id))).scalar() or 0) + 1
+            now = timeutils.utcnow()
+            providers, inventories, traits = [], [], []
+
+            def inventory(rp_id, rc, total):
+                inventories.append({
+                    'resource_provider_id': rp_id,
+                    'resource_class_id': rc_ids[rc], 'total': total,
+                    'reserved': 0, 'min_unit': 1, 'max_unit': total,
+                    'step_size': 1, 'allocation_ratio': 1.0,
+                    'created_at': now})
+
+            for i in range(self.size):
+                name = 'host-%05d' % i
+                root_id, root_uuid = next_id, str(uuid.uuid4())
+                providers.append({
+                    'id': root_id, 'uuid': root_uuid, 'name': name,
+                    'generation': 1, 'root_provider_id': root_id,
+                    'parent_provider_id': None, 'created_at': now})
+                for rc, total in (('VCPU', 64), ('MEMORY_MB', 262144),
+                                  ('DISK_GB', 4096)):
+                    inventory(root_id, rc, total)
+                host = {'name': name, 'uuid': root_uuid, 'pgpus': [],
+                        'accepting': 0}
+                for address, version in zip(cloud.PGPUS,
+                                            VERSIONS[i % len(VERSIONS)]):
+                    rp_id, rp_uuid = next_id + 1 + len(host['pgpus']), \
+                        str(uuid.uuid4())
+                    providers.append({
+                        'id': rp_id, 'uuid': rp_uuid,
+                        'name': provider_names.pgpu_provider_name(name,
+                                                                  address),
+                        'generation': 1, 'root_provider_id': root_id,
+                        'parent_provider_id': root_id, 'created_at': now})
+                    inventory(rp_id, 'VGPU', 16)
+                    names = [_trait(codec.SRC, version),
+                             _trait(codec.ACC, version)]
+                    if version in ACCEPTS and version != SOURCE_VERSION:
+                        names.append(_trait(codec.ACC, SOURCE_VERSION))
+                    if version in ACCEPTS:
+                        host['accepting'] += 1
+                    traits.extend({'resource_provider_id': rp_id,
+                                   'trait_id': trait_ids[t],
+                                   'created_at': now} for t in set(names))
+                    host['pgpus'].append(rp_uuid)
+                next_id += 1 + len(host['pgpus'])
+                self.hosts.append(host)
+            conn.execute(rp_table.insert(), providers)
+            conn.execute(models.Inventory.__table__.insert(), inventories)
+            conn.execute(models.ResourceProviderTrait.__table__.insert(),
+                         traits)
+        listed = self.side.ok('get', '/resource_providers')[
+            'resource_providers']
+        if len(listed) != 3 * self.size + 2:
+            raise RuntimeError('placement lists %d providers, expected %d'
+                               % (len(listed), 3 * self.size + 2))
+
+    @property
+    def expected_kept(self):
+        """Hosts with at least one accepting pGPU."""
+        return sum(1 for h in self.hosts if h['accepting'])
+
+    @property
+    def expected_candidates(self):
+        """Allocation candidates on an accepting pGPU."""
+        return sum(h['accepting'] for h in self.hosts)
+
+    # Nova ----------------------------------------------------------------
+
+    def host_states(self):
+        """One HostState per destination, two allocation candidates each."""
+        now = timeutils.utcnow()
+        service = {'id': 1, 'host': None, 'binary': 'nova-compute',
+                   'topic': 'compute', 'disabled': False,
+                   'forced_down': False, 'last_seen_up': now,
+                   'created_at': now, 'updated_at': now, 'version': 70}
+        states = []
+        for i, host in enumerate(self.hosts):
+            compute = objects.ComputeNode(
+                id=i + 1, uuid=host['uuid'], host=host['name'],
+                hypervisor_hostname=host['name'], local_gb=4096,
+                memory_mb=262144, vcpus=64, disk_available_least=4000,
+                free_ram_mb=200000, vcpus_used=4, free_disk_gb=4000,
+                local_gb_used=96, updated_at=now, host_ip='192.0.2.1',
+                hypervisor_type='QEMU', hypervisor_version=8001000,
+                numa_topology=None, supported_hv_specs=[], cpu_info='{}',
+                pci_device_pools=None, stats={}, metrics=None,
+                cpu_allocation_ratio=4.0, ram_allocation_ratio=1.0,
+                disk_allocation_ratio=1.0)
+            state = host_manager.HostState(host['name'], host['name'],
+                                           self.side.cell.uuid)
+            state.update(compute=compute,
+                         service=dict(service, host=host['name']),
+                         aggregates=[], inst_dict={})
+            state.allocation_candidates = [{
+                'allocations': {
+                    pgpu: {'resources': {'VGPU': 1}},
+                    host['uuid']: {'resources': dict(ROOT_RESOURCES)}},
+                'mappings': {'': [pgpu, host['uuid']]}}
+                for pgpu in host['pgpus']]
+            states.append(state)
+        return states
+
+    def request_spec(self, task_state='migrating', move=True):
+        """A live migration's RequestSpec (or another move's, or a boot's).
+
+        The instance, its source compute node and (for a live migration)
+        the ``accepted`` Migration exist in the cell database, as the
+        conductor leaves them before it calls the scheduler.
+        """
+        ctxt = self.side.ctxt
+        instance_uuid = str(uuid.uuid4())
+        flavor = objects.Flavor(
+            id=1, flavorid='vgpu', name='vgpu', memory_mb=512, vcpus=1,
+            root_gb=1, ephemeral_gb=0, swap=0, rxtx_factor=1.0,
+            vcpu_weight=None, disabled=False, is_public=True,
+            extra_specs={'resources:VGPU': '1'})
+        with nova_context.target_cell(ctxt, self.side.cell) as cctxt:
+            if not getattr(self, '_source_node', None):
+                self._source_node = objects.ComputeNode(
+                    context=cctxt, uuid=self.source_root, host=SOURCE,
+                    hypervisor_hostname=SOURCE, vcpus=64, memory_mb=262144,
+                    local_gb=4096, vcpus_used=1, memory_mb_used=512,
+                    local_gb_used=1, hypervisor_type='QEMU',
+                    hypervisor_version=8001000, cpu_info='{}')
+                self._source_node.create()
+            instance = objects.Instance(
+                context=cctxt, uuid=instance_uuid, host=SOURCE, node=SOURCE,
+                compute_id=self._source_node.id,
+                vm_state='active', task_state=task_state,
+                project_id=self.side.project_id,
+                user_id=self.side.user_id, flavor=flavor)
+            instance.create()
+            if task_state == 'migrating':
+                objects.Migration(
+                    context=cctxt, uuid=self.migration_uuid,
+                    instance_uuid=instance_uuid, source_compute=SOURCE,
+                    source_node=SOURCE, migration_type='live-migration',
+                    status='accepted').create()
+        spec = objects.RequestSpec(
+            instance_uuid=instance_uuid, flavor=flavor,
+            image=objects.ImageMeta.from_dict({'properties': {}}),
+            num_instances=1, project_id=self.side.project_id,
+            user_id=self.side.user_id, ignore_hosts=[SOURCE],
+            force_hosts=None, force_nodes=None, scheduler_hints={},
+            instance_group=None, pci_requests=objects.InstancePCIRequests(
+                requests=[]), is_bfv=False)
+        if move:
+            spec.requested_destination = objects.Destination(
+                cell=self.side.cell)
+        return spec
+
+
+class _Counter(object):
+    """Counts the scheduler report client's placement GETs."""
+
+    def __init__(self):
+        self.client = report.report_client_singleton()
+        self.count = 0
+        real = self.client.get
+
+        def counting_get(*args, **kwargs):
+            self.count += 1
+            return real(*args, **kwargs)
+
+        self.client.get = counting_get
+
+
+def _manager(side, enabled):
+    side.flags(available_filters=['nova.scheduler.filters.all_filters',
+                                  cloud.FILTER_PATH],
+               enabled_filters=enabled, group='filter_scheduler')
+    return host_manager.HostManager()
+
+
+def _time(manager, states, spec, counter, repeat):
+    """Median ms of get_filtered_hosts, kept hosts, placement GETs."""
+    samples, kept, requests = [], None, None
+    for _round in range(repeat):
+        hosts = [copy.copy(s) for s in states]
+        for copied, state in zip(hosts, states):
+            copied.allocation_candidates = list(state.allocation_candidates)
+        before = counter.count
+        started = time.perf_counter()
+        result = list(manager.get_filtered_hosts(hosts, spec))
+        samples.append((time.perf_counter() - started) * 1000)
+        kept, requests = len(result), counter.count - before
+        candidates = sum(len(h.allocation_candidates) for h in result)
+    return {'ms': statistics.median(samples), 'min_ms': min(samples),
+            'kept': kept, 'candidates_kept': candidates,
+            'placement_requests': requests, 'runs': repeat}
+
+
+def _repeat(size):
+    return 20 if size <= 100 else 10 if size <= 1000 else 5
+
+
+def run(sizes, log=print):
+    """Parts (a) and (b) for each fleet size; returns plain data."""
+    results = []
+    for size in sizes:
+        with inprocess.scheduler_side() as side:
+            results.append(_measure(side, size))
+        row = results[-1]['live_migration']
+        log('  %5d hosts: live migration %.1f ms with the filter alone, '
+            '%.1f ms for the default chain; kept %d of %d hosts'
+            % (size, row['filter_alone']['ms'], row['default_chain']['ms'],
+               row['with_filter']['kept'], size))
+    return results
+
+
+def _measure(side, size):
+    started = time.perf_counter()
+    fleet = Fleet(side, size)
+    states = fleet.host_states()
+    load_s = time.perf_counter() - started
+    managers = {
+        'default_chain': _manager(side, DEFAULT_FILTERS),
+        'with_filter': _manager(side, DEFAULT_FILTERS + [FILTER]),
+        'filter_alone': _manager(side, [FILTER]),
+    }
+    counter = _Counter()
+    repeat = _repeat(size)
+    requests = {
+        'live_migration': fleet.request_spec(),
+        'cold_migration': fleet.request_spec('resize_prep'),
+        'boot': fleet.request_spec(None, move=False),
+    }
+    row = {'hosts': size, 'providers': 3 * size + 2, 'load_s': load_s,
+           'expected_kept': fleet.expected_kept,
+           'expected_candidates': fleet.expected_candidates}
+    for kind, spec in requests.items():
+        row[kind] = {name: _time(manager, states, spec, counter, repeat)
+                     for name, manager in managers.items()}
+    return row

@@ -1,0 +1,147 @@
+"""Benchmark part (c): one host's reporting cycle.
+
+A host with D physical GPUs (one reported mdev type each, so D devices and
+D+1 providers) on a FUSE-emulated sysfs whose ``migration_version`` writes
+succeed or fail with ``EINVAL`` like a vendor driver, real Placement, and a
+fleet catalog of C strings (other hosts' ``CUSTOM_MIGCOMPAT_SRC_*``
+traits).  Measured: the first cycle (publishing), and the steady state
+(nothing changed: reads only), in time, placement requests, writes and
+target-side checks; the baseline is the same host's device discovery
+alone (reading every device's string from sysfs), in the same run.
+"""
+
+import os
+import statistics
+import tempfile
+import time
+
+from migcompat_lab.bench import inprocess
+from nova_migcompat import codec
+from migcompat_lab import cloud
+from migcompat_lab.emulation import mount
+from nova_migcompat import placement
+from nova_migcompat.agent import provider_names
+from nova_migcompat.agent import reporter as reporter_mod
+from nova_migcompat.agent import source as sources
+
+NODE = 'bench-node'
+MDEV_TYPE = cloud.VGPU_TYPE
+#: The local driver versions, by pGPU index modulo 2.
+LOCAL_VERSIONS = ('2.1', '2.3')
+#: pGPUs on buses 0x81 to 0x88, 32 a bus.
+MAX_DEVICES = 256
+
+
+def _address(i):
+    return '0000:%02x:%02x.0' % (0x81 + i // 32, i % 32)
+
+
+def host_spec(devices):
+    """D pGPUs with one mdev type each, NVIDIA-style drivers."""
+    pci = []
+    for i in range(devices):
+        version = LOCAL_VERSIONS[i % len(LOCAL_VERSIONS)]
+        pci.append({
+            'address': _address(i), 'vendor': 0x10de, 'device': 0x0ffe,
+            'driver': 'nvidia',
+            'mdev_types': [{
+                'name': MDEV_TYPE, 'device_api': 'vfio-pci',
+                'migration_version': {
+                    'string': cloud.vgpu_string(version),
+                    'policy': 'same_major',
+                    'version_regex': cloud._VERSION_REGEX}}]})
+    return {'host': NODE, 'modules': {'nvidia': {'version': '535.104.05'}},
+            'pci': pci}
+
+
+def catalog_versions(size=None):
+    """The first ``size`` fleet versions (100 in all), local ones first.
+
+    Majors 1 to 4, minors 0 to 24.
+    """
+    versions = list(LOCAL_VERSIONS)
+    for minor in range(25):
+        for major in (2, 3, 1, 4):
+            version = '%d.%d' % (major, minor)
+            if version not in versions:
+                versions.append(version)
+    return versions[:size] if size else versions
+
+
+def _cycle(reporter):
+    started = time.perf_counter()
+    report = reporter.run_cycle()
+    seconds = time.perf_counter() - started
+    if not report.ok:
+        raise RuntimeError('reporting cycle failed: %s' % report.failure)
+    return report, seconds
+
+
+def _measure(side, devices, catalog_size, steady_runs=3):
+    # The host's provider tree, as nova-compute creates it.
+    root = side.provider(NODE)
+    for i in range(devices):
+        side.provider(provider_names.pgpu_provider_name(NODE, _address(i)),
+                      parent=root)
+    # Other hosts' strings: one provider per string of the catalog.
+    for i, version in enumerate(catalog_versions(catalog_size)):
+        if version in LOCAL_VERSIONS:
+            continue
+        side.provider('other-%03d' % i, traits=[codec.trait(
+            codec.SRC, codec.encode(cloud.vgpu_string(version)))])
+    with tempfile.TemporaryDirectory(prefix='migcompat-bench-') as workdir:
+        with mount.EmulatedSysfs(host_spec(devices),
+                                 os.path.join(workdir, 'sys'),
+                                 workdir=os.path.join(workdir, 'work')) as fs:
+            conf = cloud.agent_config(os.path.join(workdir, 'agent.conf'),
+                                      side.endpoint, NODE, fs.root)
+            try:
+                reporter = reporter_mod.Reporter(
+                    conf, placement.PlacementClient.from_conf(conf))
+                discovery = []
+                for _run in range(steady_runs):
+                    started = time.perf_counter()
+                    found = sources.discover(conf, reporter.sources)
+                    discovery.append(time.perf_counter() - started)
+                first, first_s = _cycle(reporter)
+                steady = [_cycle(reporter) for _run in range(steady_runs)]
+            finally:
+                conf.reset()
+            if fs.foreign_writes():
+                raise RuntimeError('writes outside migration_version: %s'
+                                   % fs.foreign_writes())
+    last = steady[-1][0]
+    steady_s = statistics.median(s for _r, s in steady)
+    discovery_s = statistics.median(discovery)
+    return {
+        'devices': devices, 'catalog': catalog_size,
+        'found_devices': len(found), 'providers': last.providers,
+        'discovery_s': discovery_s,
+        'first': {'seconds': first_s, 'requests': first.requests,
+                  'writes': first.writes, 'checks': first.checks,
+                  'ratio_to_discovery': first_s / discovery_s},
+        'steady': {'seconds': steady_s, 'requests': last.requests,
+                   'writes': max(r.writes for r, _s in steady),
+                   'checks': last.checks,
+                   'ratio_to_discovery': steady_s / discovery_s,
+                   'checks_per_second': last.checks / steady_s},
+        'accepted': sum(1 for traits in last.published.values()
+                        for t in traits if t.startswith(codec.ACC_PREFIX)),
+    }
+
+
+def run(devices=(8, 64), catalogs=(10, 100), log=print):
+    results = []
+    for count in devices:
+        for size in catalogs:
+            with inprocess.scheduler_side() as side:
+                row = _measure(side, count, size)
+            results.append(row)
+            log('  %2d devices, %3d strings: first cycle %.2f s (%d '
+                'requests, %d writes), steady %.2f s (%d requests, %d '
+                'writes), %d checks'
+                % (count, size, row['first']['seconds'],
+                   row['first']['requests'], row['first']['writes'],
+                   row['steady']['seconds'], row['steady']['requests'],
+                   row['steady']['writes'], row['steady']['checks']))
+    return results

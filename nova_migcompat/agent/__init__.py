@@ -1,0 +1,1 @@
+"""The compute-host side: devices, the target-side check, the reporter."""

@@ -1,0 +1,410 @@
+"""The reporting cycle: make placement tell the truth about local devices.
+
+One cycle (:meth:`Reporter.run_cycle`):
+
+1. discover the local devices and their strings;
+2. find the compute node's root provider by name, and its tree; map each
+   mdev parent to Nova's physical GPU provider by name, PCI functions to
+   the root provider;
+3. read the fleet's catalog: every ``CUSTOM_MIGCOMPAT_SRC_*`` trait some
+   provider has, decoded;
+4. run the target-side check of every catalog string against the local
+   target devices (mdev types, PCI functions);
+5. per provider, compute our traits: ``SRC`` for the strings its devices
+   produce, ``ACC`` for the strings one of its devices accepts; an
+   "unknown" check keeps what was published before;
+6. write only the providers whose set of our traits changed, keeping every
+   trait that is not ours, with the provider generation, re-reading and
+   retrying on a conflict; providers left without devices lose our traits;
+7. optionally delete our traits that no provider has any more.
+
+In a steady state a cycle only reads: 3 requests plus one per provider in
+the tree.
+"""
+
+import collections
+import dataclasses
+import socket
+import typing
+
+from oslo_log import log as logging
+
+from nova_migcompat.agent import check as check_mod
+from nova_migcompat import codec
+from nova_migcompat.agent import device as device_mod
+from nova_migcompat import exception
+from nova_migcompat import inventory
+from nova_migcompat import policies
+from nova_migcompat.agent import provider_names
+from nova_migcompat.agent import source as sources_mod
+from nova_migcompat.agent import sysfs as sysfs_mod
+
+LOG = logging.getLogger(__name__)
+
+#: Attempts to write one provider's traits when others write concurrently.
+WRITE_ATTEMPTS = 4
+
+_PRODUCERS = (device_mod.MDEV_TYPE, device_mod.MDEV, device_mod.PCI)
+_TARGETS = (device_mod.MDEV_TYPE, device_mod.PCI)
+
+
+class RootProviderNotFound(exception.MigCompatError):
+    pass
+
+
+class Stopped(exception.MigCompatError):
+    pass
+
+
+@dataclasses.dataclass
+class ProviderPlan:
+    """The local devices behind one resource provider."""
+
+    name: str
+    #: Entries (device + token) whose strings the provider produces.
+    producers: list = dataclasses.field(default_factory=list)
+    #: Devices that take part in the target-side check.
+    targets: list = dataclasses.field(default_factory=list)
+    #: A device of this provider could not be read: keep its SRC traits.
+    degraded: bool = False
+
+
+@dataclasses.dataclass
+class CycleReport:
+    devices: int = 0
+    tracked: int = 0
+    catalog: int = 0
+    providers: int = 0
+    checks: int = 0
+    #: Placement requests: all of them, and those that wrote.
+    requests: int = 0
+    writes: int = 0
+    changed: list = dataclasses.field(default_factory=list)
+    #: Problems with local devices (unreadable, unpublishable).
+    device_problems: list = dataclasses.field(default_factory=list)
+    #: Catalog traits that do not decode: ``(trait, reason)``.
+    ignored_traits: list = dataclasses.field(default_factory=list)
+    #: Why the cycle failed, if it did.
+    failure: typing.Optional[str] = None
+    #: provider name -> token -> check result, for tools and tests.
+    verdicts: dict = dataclasses.field(default_factory=dict)
+    #: provider name -> our traits as published (or planned).
+    published: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def ok(self):
+        return self.failure is None
+
+
+class Reporter(object):
+    """Reports one host's devices to placement.
+
+    :param conf: an oslo.config object with the [migcompat] options.
+    :param client: a :class:`nova_migcompat.placement.PlacementClient`, or
+        None for :meth:`plan_locally` only.
+    :param should_stop: a callable polled between steps; when it returns
+        True the cycle stops before its next write.
+    """
+
+    def __init__(self, conf, client, sources=None, should_stop=None):
+        self.conf = conf
+        self.client = client
+        self.nodename = conf.migcompat.nodename
+        self.sysfs = sysfs_mod.Sysfs(conf.migcompat.sysfs_root)
+        self.sources = (sources if sources is not None
+                        else sources_mod.load_sources(conf))
+        self.policy = policies.get_policy(conf.migcompat.acceptance_policy)
+        self.mdev_types = set(conf.migcompat.mdev_types)
+        self.should_stop = should_stop or (lambda: False)
+
+    # Local state -------------------------------------------------------
+
+    def _wanted(self, dev):
+        if self.mdev_types and dev.kind in (device_mod.MDEV_TYPE,
+                                            device_mod.MDEV):
+            return dev.mdev_type in self.mdev_types
+        return True
+
+    def _provider_name(self, dev):
+        if dev.kind == device_mod.PCI:
+            return self.nodename
+        if dev.parent is None:
+            return None
+        return provider_names.pgpu_provider_name(self.nodename, dev.parent)
+
+    def collect(self, report, known_providers=None):
+        """Discover devices and group them by provider name.
+
+        :param known_providers: names of the providers in placement; devices
+            of others (mdev parents Nova does not use) are left out.
+        """
+        devices = sources_mod.discover(self.conf, self.sources)
+        plans = {}
+        degrade_all = False
+        for dev in devices:
+            name = self._provider_name(dev)
+            if dev.error and (name is None or not self._wanted(dev)):
+                # Cannot tell which provider (or type) it belongs to: keep
+                # every provider's SRC traits this cycle.
+                degrade_all = True
+                report.device_problems.append('%s: %s'
+                                              % (dev.name, dev.error))
+                continue
+            if not self._wanted(dev):
+                continue
+            report.devices += 1
+            if known_providers is not None and name not in known_providers:
+                LOG.debug('Device %s: no provider %s in placement (not used '
+                          'by Nova), not reported', dev.name, name)
+                continue
+            plan = plans.setdefault(name, ProviderPlan(name))
+            entry = inventory.describe(dev)
+            if not dev.tracked:
+                if dev.error:
+                    plan.degraded = True
+                    report.device_problems.append('%s: %s'
+                                                  % (dev.name, dev.error))
+                continue
+            if entry.token is None:
+                # Loud: the device cannot take part until its vendor
+                # shortens its string.
+                LOG.error('Device %s (%s) is not tracked: %s', dev.name,
+                          self.sysfs.relative(dev.path), entry.problem)
+                report.device_problems.append('%s: %s'
+                                              % (dev.name, entry.problem))
+                continue
+            report.tracked += 1
+            if dev.kind in _PRODUCERS:
+                plan.producers.append(entry)
+            if dev.kind in _TARGETS:
+                plan.targets.append(dev)
+        if degrade_all:
+            for name in known_providers or ():
+                plans.setdefault(name, ProviderPlan(name)).degraded = True
+            for plan in plans.values():
+                plan.degraded = True
+        return plans
+
+    def evaluate(self, plans, catalog, report):
+        """Run the target-side check of each catalog string per provider."""
+        verdicts = {}
+        for plan in plans.values():
+            per_token, by_text = {}, {}
+            for token, text in catalog.items():
+                if text not in by_text:
+                    by_text[text] = self._aggregate(plan, text, report)
+                per_token[token] = by_text[text]
+            verdicts[plan.name] = per_token
+        report.verdicts = verdicts
+        return verdicts
+
+    def _aggregate(self, plan, text, report):
+        """Accepted if one target accepts; unknown if one cannot tell."""
+        results = []
+        for dev in plan.targets:
+            report.checks += 1
+            verdict = check_mod.check(self.sysfs, dev, text, self.policy)
+            if verdict.accepts:
+                return check_mod.ACCEPTS
+            if verdict.result == check_mod.UNKNOWN:
+                LOG.info('Device %s cannot tell whether it accepts %r: %s',
+                         dev.name, text[:80], verdict.reason)
+            results.append(verdict.result)
+        if check_mod.UNKNOWN in results:
+            return check_mod.UNKNOWN
+        return check_mod.REFUSES
+
+    @staticmethod
+    def desired(plan, verdicts, current, unchecked=frozenset()):
+        """Our traits for a provider, given its current traits.
+
+        :param unchecked: catalog tokens not checked this cycle: their ACC
+            traits are kept as they are.
+        """
+        ours = {t for t in current if codec.parse_trait(t)}
+        if plan is None:
+            return set()
+        want = {codec.trait(codec.SRC, e.token) for e in plan.producers}
+        if plan.degraded:
+            want |= {t for t in ours if codec.parse_trait(t)[0] == codec.SRC}
+        # An "unknown" keeps an earlier acceptance only while the provider's
+        # own strings are unchanged: after a driver change the old verdicts
+        # say nothing.
+        same_devices = want == {t for t in ours
+                                if codec.parse_trait(t)[0] == codec.SRC}
+        for token, result in verdicts.get(plan.name, {}).items():
+            acc = codec.trait(codec.ACC, token)
+            if result == check_mod.ACCEPTS or (
+                    result == check_mod.UNKNOWN and acc in current and
+                    same_devices):
+                want.add(acc)
+        for token in unchecked:
+            acc = codec.trait(codec.ACC, token)
+            if acc in current:
+                want.add(acc)
+        return want
+
+    # Placement ---------------------------------------------------------
+
+    def read_catalog(self, report):
+        """The fleet's SRC traits: ``({token: string}, unchecked tokens)``."""
+        catalog = {}
+        names = self.client.traits(codec.SRC_PREFIX, associated=True)
+        for name in sorted(names):
+            try:
+                _, token, text = codec.decode_trait(name)
+            except exception.InvalidToken as e:
+                report.ignored_traits.append((name, str(e)))
+                continue
+            catalog[token] = text
+        for name, reason in report.ignored_traits:
+            LOG.warning('Ignoring trait %s in placement: %s', name[:80],
+                        reason)
+        limit = self.conf.migcompat.max_catalog_strings
+        if len(catalog) <= limit:
+            return catalog, frozenset()
+        LOG.error('The fleet has %d compatibility strings, more than '
+                  '[migcompat]max_catalog_strings=%d: checking the first %d '
+                  'only', len(catalog), limit, limit)
+        tokens = sorted(catalog)
+        return ({t: catalog[t] for t in tokens[:limit]},
+                frozenset(tokens[limit:]))
+
+    @staticmethod
+    def _add_local_strings(plans, catalog):
+        """Add the local strings to the catalog.
+
+        A string already in the catalog keeps the token it has there (a
+        host whose zlib deflates differently must not fork the token).
+        """
+        tokens = {}
+        for token in sorted(catalog):
+            tokens.setdefault(catalog[token], token)
+        for plan in plans.values():
+            for entry in plan.producers:
+                entry.token = tokens.setdefault(entry.device.string,
+                                                entry.token)
+                catalog.setdefault(entry.token, entry.device.string)
+
+    def _tree(self):
+        root = self.client.find_provider(self.nodename)
+        if root is None and self.nodename == socket.gethostname():
+            # The default: libvirt may report the FQDN as the hostname.
+            fqdn = socket.getfqdn()
+            if fqdn != self.nodename:
+                root = self.client.find_provider(fqdn)
+                if root is not None:
+                    LOG.info('Using the compute node provider %s (the '
+                             'FQDN of this host); set [migcompat]nodename '
+                             'to skip the lookup', fqdn)
+                    self.nodename = fqdn
+        if root is None:
+            raise RootProviderNotFound(
+                'No resource provider named %r in placement: is '
+                'nova-compute running on this host, and is '
+                '[migcompat]nodename its hypervisor hostname (see '
+                '"openstack hypervisor list")?' % self.nodename)
+        tree = self.client.providers_in_tree(root['uuid'])
+        return {rp['name']: rp for rp in tree}
+
+    def _write(self, rp, plan, verdicts, unchecked, report, created):
+        uuid = rp['uuid']
+        current, generation = self.client.provider_traits(uuid)
+        for _attempt in range(WRITE_ATTEMPTS):
+            want = self.desired(plan, verdicts, current, unchecked)
+            ours = {t for t in current if codec.parse_trait(t)}
+            report.published[rp['name']] = want
+            if ours == want:
+                return
+            if self.should_stop():
+                raise Stopped('stopped before writing %s' % rp['name'])
+            # Create new traits once per cycle, never from memory of past
+            # cycles: another agent may have garbage-collected them since.
+            for name in sorted(want - current - created):
+                self.client.ensure_trait(name)
+                report.writes += 1
+                created.add(name)
+            try:
+                self.client.set_provider_traits(
+                    uuid, (current - ours) | want, generation)
+            except exception.GenerationConflict:
+                LOG.info('Provider %s changed while we wrote its traits; '
+                         're-reading', rp['name'])
+                report.writes += 1
+                current, generation = self.client.provider_traits(uuid)
+                continue
+            report.writes += 1
+            report.changed.append(rp['name'])
+            LOG.info('Provider %s: %d nova-migcompat traits published '
+                     '(+%d -%d)', rp['name'], len(want), len(want - ours),
+                     len(ours - want))
+            return
+        raise exception.PlacementError(
+            'provider %s: %d conflicting writes in a row, giving up for '
+            'this cycle' % (rp['name'], WRITE_ATTEMPTS))
+
+    def _collect_garbage(self, report):
+        for name in sorted(self.client.traits(codec.PREFIX,
+                                              associated=False)):
+            if self.client.delete_trait(name):
+                report.writes += 1
+
+    def run_cycle(self):
+        """One reporting cycle; never raises: the report says what failed."""
+        report = CycleReport()
+        start = self.client.requests
+        try:
+            self._run(report)
+        except (exception.MigCompatError, OSError) as e:
+            report.failure = str(e)
+            LOG.error('Reporting cycle failed: %s', e)
+        except Exception as e:
+            # A bug or a malformed answer: report it, write nothing more,
+            # and let the daemon try again.
+            report.failure = '%s: %s' % (type(e).__name__, e)
+            LOG.exception('Reporting cycle failed unexpectedly')
+        report.requests = self.client.requests - start
+        return report
+
+    def _run(self, report):
+        tree = self._tree()
+        plans = self.collect(report, known_providers=set(tree))
+        report.providers = len(tree)
+        catalog, unchecked = self.read_catalog(report)
+        self._add_local_strings(plans, catalog)
+        report.catalog = len(catalog)
+        if self.should_stop():
+            raise Stopped('stopped before the target-side check')
+        verdicts = self.evaluate(plans, catalog, report)
+        failures = []
+        created = set()
+        for name in sorted(tree):
+            try:
+                self._write(tree[name], plans.get(name), verdicts, unchecked,
+                            report, created)
+            except exception.NotFound:
+                LOG.info('Provider %s disappeared during the cycle', name)
+            except (exception.PlacementUnavailable, Stopped):
+                raise
+            except exception.PlacementError as e:
+                failures.append(str(e))
+        if failures:
+            raise exception.PlacementError('; '.join(failures))
+        if self.conf.migcompat.delete_unused_traits:
+            self._collect_garbage(report)
+
+    def plan_locally(self):
+        """What a cycle would publish, without placement.
+
+        The catalog is the local strings only, and every mdev parent is
+        assumed to have its provider.
+        """
+        report = CycleReport()
+        plans = self.collect(report)
+        catalog = collections.OrderedDict()
+        self._add_local_strings(plans, catalog)
+        report.catalog = len(catalog)
+        verdicts = self.evaluate(plans, catalog, report)
+        for name, plan in plans.items():
+            report.published[name] = self.desired(plan, verdicts, set())
+        return report, plans, catalog

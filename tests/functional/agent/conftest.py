@@ -1,0 +1,167 @@
+"""Real placement, in-process, for the agent's functional tests.
+
+Placement's own fixture serves the placement WSGI application (in-memory
+database, noauth2) behind a wsgi-intercept URL; the agent reaches it with
+its real keystoneauth1 code, configured like nova-compute's
+``[placement]`` section (``admin_token`` auth with the token ``admin``).
+The test itself shapes provider trees the way Nova does, through the
+placement API.
+"""
+
+import contextlib
+import uuid
+
+from placement import deploy
+from placement.tests.functional.fixtures import placement as placement_fx
+import pytest
+import requests
+from wsgi_intercept import interceptor
+
+from nova_migcompat.cmd import agent
+from nova_migcompat import placement
+from nova_migcompat.agent import provider_names
+from nova_migcompat.agent import reporter
+
+
+class PlacementAPI(object):
+    """What the test (playing Nova and operators) does in placement."""
+
+    def __init__(self, endpoint, app):
+        self.endpoint = endpoint
+        self._app = app
+        self._intercept = None
+
+    def serve(self):
+        self._intercept = interceptor.RequestsInterceptor(
+            lambda: self._app, url=self.endpoint)
+        self._intercept.install_intercept()
+
+    def stop(self):
+        if self._intercept is not None:
+            self._intercept.uninstall_intercept()
+            self._intercept = None
+
+    @contextlib.contextmanager
+    def outage(self):
+        """Placement's address answers 503 (a proxy with no backend)."""
+        def unavailable(environ, start_response):
+            start_response('503 Service Unavailable',
+                           [('Content-Type', 'application/json')])
+            return [b'{"errors": [{"status": 503, "detail": "down"}]}']
+        self.stop()
+        broken = interceptor.RequestsInterceptor(lambda: unavailable,
+                                                 url=self.endpoint)
+        broken.install_intercept()
+        try:
+            yield
+        finally:
+            broken.uninstall_intercept()
+            self.serve()
+
+    def request(self, method, path, body=None, version='1.23'):
+        resp = requests.request(
+            method, self.endpoint + path, json=body,
+            headers={'X-Auth-Token': 'admin',
+                     'OpenStack-API-Version': 'placement %s' % version})
+        return resp
+
+    def ok(self, method, path, body=None, version='1.23'):
+        resp = self.request(method, path, body, version)
+        assert resp.status_code < 300, (method, path, resp.status_code,
+                                        resp.text)
+        return resp.json() if resp.content else None
+
+    def create_provider(self, name, parent=None):
+        body = {'name': name, 'uuid': str(uuid.uuid4())}
+        if parent:
+            body['parent_provider_uuid'] = parent
+        self.ok('POST', '/resource_providers', body)
+        return body['uuid']
+
+    def create_compute(self, nodename, pgpus=()):
+        """A Nova-shaped provider tree; returns ``{name: uuid}``.
+
+        The root is named after the node, and there is one child per
+        physical GPU, named as nova's libvirt driver names them.
+        """
+        root = self.create_provider(nodename)
+        tree = {nodename: root}
+        for address in pgpus:
+            name = provider_names.pgpu_provider_name(nodename, address)
+            tree[name] = self.create_provider(name, parent=root)
+        return tree
+
+    def delete_provider(self, rp_uuid):
+        self.ok('DELETE', '/resource_providers/%s' % rp_uuid)
+
+    def traits(self, rp_uuid):
+        return set(self.ok('GET', '/resource_providers/%s/traits'
+                           % rp_uuid)['traits'])
+
+    def add_traits(self, rp_uuid, *names):
+        body = self.ok('GET', '/resource_providers/%s/traits' % rp_uuid)
+        for name in names:
+            if name.startswith('CUSTOM_'):
+                self.ok('PUT', '/traits/%s' % name)
+        self.ok('PUT', '/resource_providers/%s/traits' % rp_uuid,
+                {'traits': sorted(set(body['traits']) | set(names)),
+                 'resource_provider_generation':
+                     body['resource_provider_generation']})
+
+    def all_traits(self, prefix='CUSTOM_MIGCOMPAT_'):
+        return set(self.ok('GET', '/traits?name=startswith:%s'
+                           % prefix)['traits'])
+
+
+@pytest.fixture
+def placement_api():
+    fixture = placement_fx.PlacementFixture(token='admin',
+                                            use_intercept=False)
+    fixture.setUp()
+    api = PlacementAPI('http://%s/placement' % uuid.uuid4(),
+                       deploy.loadapp(fixture.conf_fixture.conf))
+    api.serve()
+    try:
+        yield api
+    finally:
+        api.stop()
+        fixture.cleanUp()
+
+
+@pytest.fixture
+def agent_conf(tmp_path, placement_api):
+    """agent_conf(nodename, sysfs_root, **migcompat) -> a parsed config.
+
+    The configuration goes through a real config file, as an operator
+    writes it.
+    """
+    confs = []
+
+    def make(nodename, sysfs_root, endpoint=None, **options):
+        path = tmp_path / ('%s.conf' % nodename)
+        lines = ['[placement]', 'auth_type = admin_token',
+                 'endpoint = %s' % (endpoint or placement_api.endpoint),
+                 'token = admin',
+                 'endpoint_override = %s' % (endpoint or
+                                             placement_api.endpoint),
+                 '', '[migcompat]', 'nodename = %s' % nodename,
+                 'sysfs_root = %s' % sysfs_root]
+        lines += ['%s = %s' % item for item in options.items()]
+        path.write_text('\n'.join(lines) + '\n')
+        conf = agent.parse_config(['--config-file', str(path)])
+        confs.append(conf)
+        return conf
+
+    yield make
+    for conf in confs:
+        conf.reset()
+
+
+@pytest.fixture
+def make_reporter(agent_conf):
+    """make_reporter(nodename, emulated_fs, **options) -> Reporter."""
+    def make(nodename, fs, client_class=placement.PlacementClient,
+             **options):
+        conf = agent_conf(nodename, fs.root, **options)
+        return reporter.Reporter(conf, client_class.from_conf(conf))
+    return make

@@ -1,0 +1,397 @@
+"""The agent's reporting cycle against real placement and emulated sysfs.
+
+Every host has its own FUSE-emulated device tree whose migration_version
+attributes answer writes like the vendor driver would; placement is the
+real application in-process; the agent talks to it over its real
+keystoneauth1 client.
+"""
+
+import logging
+
+import pytest
+
+from nova_migcompat import codec
+from nova_migcompat import placement
+from nova_migcompat.agent import provider_names
+from nova_migcompat.agent import reporter as reporter_mod
+from tests import samples
+
+PGPUS = ('0000:81:00.0', '0000:82:00.0')
+NVIDIA_21, NVIDIA_23 = samples.NVIDIA_21, samples.NVIDIA_23
+NVIDIA_30 = samples.NVIDIA_30
+
+
+def src(text):
+    return codec.trait(codec.SRC, codec.encode(text))
+
+
+def acc(text):
+    return codec.trait(codec.ACC, codec.encode(text))
+
+
+def ours(traits):
+    return {t for t in traits if t.startswith(codec.PREFIX)}
+
+
+def pgpu(node, address):
+    return provider_names.pgpu_provider_name(node, address)
+
+
+@pytest.fixture
+def two_hosts(placement_api, emulated_sysfs, make_reporter):
+    trees = {}
+    reporters = {}
+    for node, example in (('node-a', 'nvidia-a'), ('node-b', 'nvidia-b')):
+        trees[node] = placement_api.create_compute(node, PGPUS)
+        placement_api.add_traits(trees[node][node], 'HW_CPU_X86_AVX2',
+                                 'CUSTOM_RACK_7')
+        fs = emulated_sysfs(example)
+        reporters[node] = make_reporter(node, fs)
+        reporters[node].fs = fs
+    return trees, reporters
+
+
+@pytest.fixture
+def published(placement_api, emulated_sysfs, make_reporter):
+    """node-a (nvidia-a) with its traits published: (tree, fs, reporter)."""
+    tree = placement_api.create_compute('node-a', PGPUS)
+    fs = emulated_sysfs('nvidia-a')
+    reporter = make_reporter('node-a', fs)
+    assert reporter.run_cycle().ok
+    return tree, fs, reporter
+
+
+def test_publish_from_scratch_then_steady_state(placement_api, two_hosts):
+    trees, reporters = two_hosts
+    first_a = reporters['node-a'].run_cycle()
+    first_b = reporters['node-b'].run_cycle()
+    assert first_a.ok and first_b.ok
+    # Host b's first cycle already saw a's string in the catalog.
+    for address in PGPUS:
+        a_traits = placement_api.traits(
+            trees['node-a'][pgpu('node-a', address)])
+        b_traits = placement_api.traits(
+            trees['node-b'][pgpu('node-b', address)])
+        assert ours(a_traits) == {src(NVIDIA_21), acc(NVIDIA_21)}
+        assert ours(b_traits) == {src(NVIDIA_23), acc(NVIDIA_23),
+                                  acc(NVIDIA_21)}
+    # Nothing on the roots: these hosts have no PCI functions to report.
+    assert ours(placement_api.traits(trees['node-a']['node-a'])) == set()
+    # a learns b's string on its next cycle, and refuses it (2.1 < 2.3).
+    second_a = reporters['node-a'].run_cycle()
+    assert second_a.ok and second_a.writes == 0
+    assert second_a.verdicts[pgpu('node-a', PGPUS[0])] == {
+        codec.encode(NVIDIA_21): 'accepts',
+        codec.encode(NVIDIA_23): 'refuses'}
+    steady_b = reporters['node-b'].run_cycle()
+    assert steady_b.writes == 0 and steady_b.changed == []
+    # Steady state: find root, tree, catalog, one GET per provider (3).
+    assert second_a.requests == steady_b.requests == 6
+    # First cycle: the same reads, then per pGPU one PUT of its traits,
+    # and each new trait created once (a: 2 new traits; b: 2 new + the
+    # ACC of a's string).
+    assert first_a.requests == 6 + 2 + 2
+    assert first_a.writes == 4
+    assert first_b.requests == 6 + 2 + 3
+    # Foreign traits on the root are untouched.
+    assert {'HW_CPU_X86_AVX2', 'CUSTOM_RACK_7'} <= placement_api.traits(
+        trees['node-a']['node-a'])
+
+
+def test_conflict_is_retried_and_keeps_foreign_traits(
+        placement_api, emulated_sysfs, make_reporter):
+    tree = placement_api.create_compute('node-a', PGPUS)
+    first = pgpu('node-a', PGPUS[0])
+    placement_api.add_traits(tree[first], 'CUSTOM_GPU_FAST')
+
+    class OnPGPU(placement.PlacementClient):
+        raced = []
+
+        def provider_traits(self, rp_uuid):
+            result = super().provider_traits(rp_uuid)
+            if rp_uuid == tree[first] and not self.raced:
+                self.raced.append(rp_uuid)
+                placement_api.add_traits(rp_uuid, 'CUSTOM_ADDED_MEANWHILE')
+            return result
+
+    reporter = make_reporter('node-a', emulated_sysfs('nvidia-a'),
+                             client_class=OnPGPU)
+    report = reporter.run_cycle()
+    assert report.ok, report.failure
+    assert OnPGPU.raced == [tree[first]]
+    # Ours, the trait added between our read and our write, and the one
+    # that was there before: all kept.
+    assert placement_api.traits(tree[first]) == {
+        'CUSTOM_GPU_FAST', 'CUSTOM_ADDED_MEANWHILE', src(NVIDIA_21),
+        acc(NVIDIA_21)}
+    # The conflict cost one failed PUT and one re-read.
+    assert report.requests == 6 + 2 + 2 + 2
+
+
+def test_driver_upgrade_and_device_removal(
+        placement_api, example_spec, published):
+    tree, fs, reporter = published
+    # The vendor driver is upgraded to 3.0 on one pGPU, the other pGPU is
+    # removed from the host.
+    spec = example_spec('nvidia-a')
+    gpu0 = spec['pci'][0]
+    for entry in gpu0['mdev_types'] + gpu0['mdevs']:
+        entry['migration_version']['string'] = NVIDIA_30
+    del spec['pci'][1]
+    fs.update(spec)
+    report = reporter.run_cycle()
+    assert report.ok
+    assert ours(placement_api.traits(tree[pgpu('node-a', PGPUS[0])])) == {
+        src(NVIDIA_30), acc(NVIDIA_30)}
+    assert ours(placement_api.traits(tree[pgpu('node-a', PGPUS[1])])) == set()
+
+
+def test_recreated_pgpu_provider_is_republished(placement_api, published):
+    tree, _, reporter = published
+    name = pgpu('node-a', PGPUS[1])
+    placement_api.delete_provider(tree[name])
+    new_uuid = placement_api.create_provider(name, parent=tree['node-a'])
+    assert ours(placement_api.traits(new_uuid)) == set()
+    report = reporter.run_cycle()
+    assert report.ok and report.changed == [name]
+    assert ours(placement_api.traits(new_uuid)) == {src(NVIDIA_21),
+                                                    acc(NVIDIA_21)}
+
+
+def test_placement_down_for_a_cycle(placement_api, example_spec, published):
+    tree, fs, reporter = published
+    before = {rp: placement_api.traits(rp) for rp in tree.values()}
+    # The devices go away while placement is down: nothing may be deleted
+    # on the strength of a failed read.
+    spec = example_spec('nvidia-a')
+    spec['pci'] = []
+    fs.update(spec)
+    with placement_api.outage():
+        report = reporter.run_cycle()
+    assert not report.ok
+    assert '503' in report.failure
+    assert report.writes == 0
+    assert {rp: placement_api.traits(rp) for rp in tree.values()} == before
+    report = reporter.run_cycle()
+    assert report.ok
+    assert all(ours(placement_api.traits(rp)) == set()
+               for rp in tree.values())
+
+
+def test_placement_unreachable(agent_conf, emulated_sysfs):
+    conf = agent_conf('node-a', emulated_sysfs('nvidia-a').root,
+                      endpoint='http://127.0.0.1:9/placement')
+    reporter = reporter_mod.Reporter(
+        conf, placement.PlacementClient.from_conf(conf))
+    report = reporter.run_cycle()
+    assert not report.ok
+    assert 'placement unreachable' in report.failure
+    assert report.requests == 1
+
+
+def test_root_provider_not_registered_yet(placement_api, emulated_sysfs,
+                                          make_reporter):
+    reporter = make_reporter('node-a', emulated_sysfs('nvidia-a'))
+    report = reporter.run_cycle()
+    assert not report.ok
+    assert "No resource provider named 'node-a'" in report.failure
+    assert 'is nova-compute running' in report.failure
+    assert placement_api.all_traits() == set()
+    placement_api.create_compute('node-a', PGPUS)
+    assert reporter.run_cycle().ok
+
+
+class Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def test_garbage_in_the_catalog_is_ignored(placement_api, emulated_sysfs,
+                                           make_reporter):
+    tree_x = placement_api.create_compute('node-x')
+    bomb = _deflate_bomb_token()
+    garbage = ['CUSTOM_MIGCOMPAT_SRC_9ZZZ', 'CUSTOM_MIGCOMPAT_SRC_1P0ABC',
+               'CUSTOM_MIGCOMPAT_SRC_' + bomb]
+    placement_api.add_traits(tree_x['node-x'], *(garbage + [src(NVIDIA_23)]))
+    tree = placement_api.create_compute('node-a', PGPUS)
+    reporter = make_reporter('node-a', emulated_sysfs('nvidia-a'))
+    records = Records()
+    logger = logging.getLogger('nova_migcompat.agent.reporter')
+    logger.addHandler(records)
+    try:
+        report = reporter.run_cycle()
+    finally:
+        logger.removeHandler(records)
+    assert report.ok
+    ignored = [m for m in records.messages if 'Ignoring trait' in m]
+    assert len(ignored) == 3
+    assert [name for name, _ in report.ignored_traits] == sorted(garbage)
+    assert any('unknown codec version' in m for m in ignored)
+    assert any('bounded' in m for m in ignored)
+    # The good string of the other host was still checked (and refused).
+    assert report.verdicts[pgpu('node-a', PGPUS[0])][
+        codec.encode(NVIDIA_23)] == 'refuses'
+    assert report.catalog == 2
+    # The garbage is not ours to remove.
+    assert set(garbage) <= placement_api.traits(tree_x['node-x'])
+    assert ours(placement_api.traits(tree[pgpu('node-a', PGPUS[0])])) == {
+        src(NVIDIA_21), acc(NVIDIA_21)}
+
+
+def _deflate_bomb_token():
+    import zlib
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = comp.compress(b'a' * 100000) + comp.flush()
+    return '1D' + codec._to_base36(int.from_bytes(b'\x01' + data, 'big'))
+
+
+def test_hosts_with_different_drivers_converge(placement_api, two_hosts):
+    trees, reporters = two_hosts
+    # Cycles in any order: after two rounds every host has checked every
+    # string of the fleet.
+    for _round in range(2):
+        for node in ('node-b', 'node-a'):
+            assert reporters[node].run_cycle().ok
+    for address in PGPUS:
+        assert ours(placement_api.traits(
+            trees['node-a'][pgpu('node-a', address)])) == {
+                src(NVIDIA_21), acc(NVIDIA_21)}
+        assert ours(placement_api.traits(
+            trees['node-b'][pgpu('node-b', address)])) == {
+                src(NVIDIA_23), acc(NVIDIA_23), acc(NVIDIA_21)}
+    # What the filter will ask: who accepts a's string? Both hosts.  Who
+    # accepts b's? Only b.
+    for text, nodes in ((NVIDIA_21, {'node-a', 'node-b'}),
+                        (NVIDIA_23, {'node-b'})):
+        found = placement_api.ok(
+            'GET', '/resource_providers?required=%s' % acc(text),
+            version='1.18')['resource_providers']
+        assert {rp['name'].split('_')[0] for rp in found} == nodes
+        assert len(found) == 2 * len(nodes)
+
+
+def test_unknown_check_keeps_the_published_state(placement_api,
+                                                 emulated_sysfs,
+                                                 make_reporter,
+                                                 example_spec):
+    tree = placement_api.create_compute('node-b', PGPUS)
+    placement_api.add_traits(placement_api.create_compute('node-a')[
+        'node-a'], src(NVIDIA_21))
+    fs = emulated_sysfs('nvidia-b')
+    reporter = make_reporter('node-b', fs)
+    assert reporter.run_cycle().ok
+    first = tree[pgpu('node-b', PGPUS[0])]
+    assert acc(NVIDIA_21) in placement_api.traits(first)
+    # The first pGPU's driver is busy: its checks are unknown.
+    spec = example_spec('nvidia-b')
+    spec['pci'][0]['mdev_types'][0]['migration_version'] = {
+        'string': NVIDIA_23, 'policy': 'transient', 'errno': 'EBUSY'}
+    fs.update(spec)
+    report = reporter.run_cycle()
+    assert report.ok and report.writes == 0
+    assert report.verdicts[pgpu('node-b', PGPUS[0])][
+        codec.encode(NVIDIA_21)] == 'unknown'
+    assert acc(NVIDIA_21) in placement_api.traits(first)
+    # The driver changes (3.0) and is busy: the old acceptance says nothing
+    # about the new driver, and is withdrawn.
+    spec['pci'][0]['mdev_types'][0]['migration_version'] = {
+        'string': NVIDIA_30, 'policy': 'transient', 'errno': 'EBUSY'}
+    fs.update(spec)
+    report = reporter.run_cycle()
+    assert report.ok
+    assert report.verdicts[pgpu('node-b', PGPUS[0])][
+        codec.encode(NVIDIA_21)] == 'unknown'
+    assert ours(placement_api.traits(first)) == {src(NVIDIA_30)}
+
+
+def test_pci_functions_publish_on_the_root(placement_api, emulated_sysfs,
+                                           make_reporter):
+    tree = placement_api.create_compute('node-q')
+    # Nova's PCI-in-placement provider for the PF: never touched.
+    pf = placement_api.create_provider('node-q_0000:3B:00.0',
+                                       parent=tree['node-q'])
+    reporter = make_reporter('node-q', emulated_sysfs('sriov-vf'))
+    report = reporter.run_cycle()
+    assert report.ok
+    vf = 'qat-8086-4941-drv-1.2-sym;asym;dc'
+    assert ours(placement_api.traits(tree['node-q'])) == {src(vf), acc(vf)}
+    assert placement_api.traits(pf) == set()
+
+
+def test_unused_traits_are_deleted_when_asked(placement_api, emulated_sysfs,
+                                              make_reporter, example_spec):
+    placement_api.create_compute('node-a', PGPUS)
+    fs = emulated_sysfs('nvidia-a')
+    reporter = make_reporter('node-a', fs, delete_unused_traits='true')
+    assert reporter.run_cycle().ok
+    assert placement_api.all_traits() == {src(NVIDIA_21), acc(NVIDIA_21)}
+    spec = example_spec('nvidia-a')
+    spec['pci'] = []
+    fs.update(spec)
+    report = reporter.run_cycle()
+    assert report.ok
+    assert placement_api.all_traits() == set()
+
+
+def test_stop_request_between_steps(placement_api, emulated_sysfs,
+                                    make_reporter):
+    placement_api.create_compute('node-a', PGPUS)
+    reporter = make_reporter('node-a', emulated_sysfs('nvidia-a'))
+    reporter.should_stop = lambda: True
+    report = reporter.run_cycle()
+    assert not report.ok and 'stopped' in report.failure
+    assert placement_api.all_traits() == set()
+
+
+def test_traits_deleted_elsewhere_are_created_again(
+        placement_api, example_spec, published):
+    tree, fs, reporter = published
+    # The devices leave for maintenance; another agent (with
+    # delete_unused_traits) garbage-collects the unused traits.
+    spec = example_spec('nvidia-a')
+    fs.update(dict(spec, pci=[]))
+    assert reporter.run_cycle().ok
+    for name in (src(NVIDIA_21), acc(NVIDIA_21)):
+        placement_api.ok('DELETE', '/traits/%s' % name)
+    # They come back: the same agent publishes them again.
+    fs.update(spec)
+    report = reporter.run_cycle()
+    assert report.ok, report.failure
+    assert ours(placement_api.traits(tree[pgpu('node-a', PGPUS[0])])) == {
+        src(NVIDIA_21), acc(NVIDIA_21)}
+
+
+def test_unlistable_sysfs_deletes_nothing(
+        placement_api, example_spec, published):
+    tree, fs, reporter = published
+    before = {rp: placement_api.traits(rp) for rp in tree.values()}
+    spec = example_spec('nvidia-a')
+    spec['links'] = {'class/mdev_bus': '/etc'}
+    fs.update(spec)
+    report = reporter.run_cycle()
+    assert not report.ok
+    assert 'outside the sysfs root' in report.failure
+    assert report.writes == 0
+    assert {rp: placement_api.traits(rp) for rp in tree.values()} == before
+
+
+def test_default_nodename_falls_back_to_the_fqdn(placement_api,
+                                                 emulated_sysfs,
+                                                 make_reporter, monkeypatch):
+    # libvirt reported the FQDN: nova named the providers after it.
+    tree = placement_api.create_compute('node-a.example.org', PGPUS)
+    monkeypatch.setattr(reporter_mod.socket, 'gethostname',
+                        lambda: 'node-a')
+    monkeypatch.setattr(reporter_mod.socket, 'getfqdn',
+                        lambda: 'node-a.example.org')
+    reporter = make_reporter('node-a', emulated_sysfs('nvidia-a'))
+    assert reporter.run_cycle().ok
+    assert ours(placement_api.traits(
+        tree[pgpu('node-a.example.org', PGPUS[0])])) == {src(NVIDIA_21),
+                                                         acc(NVIDIA_21)}
+    # Found once: later cycles look the FQDN up directly.
+    assert reporter.run_cycle().requests == 6

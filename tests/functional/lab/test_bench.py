@@ -1,0 +1,77 @@
+"""The benchmark command runs, and its figures describe what happened.
+
+Small sizes only; nothing here judges time.
+"""
+
+import json
+import subprocess
+import sys
+
+
+def test_bench_small(tmp_path):
+    output = tmp_path / 'bench.json'
+    result = subprocess.run(
+        [sys.executable, '-m', 'migcompat_lab.bench', '--hosts', '10,40',
+         '--devices', '4', '--catalogs', '6', '--incompatible', '2',
+         '--output', str(output)],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(output.read_text())
+
+    for row in data['filter']:
+        live = row['live_migration']
+        # Hosts 0 and 1 of every 4 accept on both pGPUs / the first one.
+        assert row['expected_kept'] == sum(
+            1 for i in range(row['hosts']) if i % 4 < 2)
+        assert row['expected_candidates'] == sum(
+            (2, 1, 0, 0)[i % 4] for i in range(row['hosts']))
+        for name in ('with_filter', 'filter_alone'):
+            assert live[name]['kept'] == row['expected_kept']
+            assert live[name]['candidates_kept'] == \
+                row['expected_candidates']
+            assert live[name]['placement_requests'] == 3
+        assert live['default_chain']['kept'] == row['hosts']
+        assert live['default_chain']['placement_requests'] == 0
+        for kind in ('cold_migration', 'boot'):
+            for figures in row[kind].values():
+                assert figures['kept'] == row['hosts']
+                assert figures['placement_requests'] == 0
+
+    (cycle,) = data['reporter']
+    assert cycle['found_devices'] == 4 and cycle['providers'] == 5
+    assert cycle['first']['writes'] > 0
+    assert cycle['steady']['writes'] == 0
+    assert cycle['steady']['checks'] == 4 * 6
+    # 2.1 devices accept 2.0 and 2.1; 2.3 devices also 2.2 and 2.3; the
+    # catalog of 6 holds 2.1, 2.3, 2.0 and three other majors.
+    assert cycle['accepted'] == 2 * 2 + 2 * 3
+
+    (e2e,) = data['end_to_end']
+    assert e2e['stock']['final_host'].startswith('bad-')
+    assert not e2e['stock']['compatible']
+    assert e2e['filter']['final_host'] == 'good'
+    assert e2e['filter']['compatible']
+    assert e2e['filter']['scheduling_attempts'] == 1
+    assert e2e['filter']['destination_prechecks'] == 1
+
+    out = result.stdout
+    assert '(a) A live-migration scheduling request' in out
+    assert '(d) One live migration' in out
+    assert 'Figures written to %s' % output in out
+
+
+def test_bench_refuses_bad_arguments():
+    result = subprocess.run(
+        [sys.executable, '-m', 'migcompat_lab.bench', '--parts', 'ax'],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "--parts: letters of 'abcd', got 'ax'" in result.stderr
+
+
+def test_bench_refuses_sizes_it_cannot_make():
+    result = subprocess.run(
+        [sys.executable, '-m', 'migcompat_lab.bench', '--catalogs', '101'],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert '--catalogs: at most 100 (distinct driver versions' in \
+        result.stderr
