@@ -23,10 +23,10 @@ from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.libvirt import base
 from nova.tests.functional.libvirt import test_vgpu
 
-from nova_migcompat.cmd import agent
 from migcompat_lab.emulation import mount
-from nova_migcompat import placement
 from nova_migcompat.agent import reporter as reporter_mod
+from nova_migcompat.cmd import agent
+from nova_migcompat import placement
 
 FILTER = 'MigrationCompatibilityFilter'
 FILTER_PATH = ('nova_migcompat.scheduler.filters.'

@@ -29,9 +29,9 @@ from placement import db_api as placement_db
 import sqlalchemy as sa
 
 from migcompat_lab.bench import inprocess
-from nova_migcompat import codec
 from migcompat_lab import cloud
 from nova_migcompat.agent import provider_names
+from nova_migcompat import codec
 
 FILTER = cloud.FILTER
 DEFAULT_FILTERS = ['ComputeFilter', 'ComputeCapabilitiesFilter',

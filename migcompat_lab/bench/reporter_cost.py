@@ -16,13 +16,13 @@ import tempfile
 import time
 
 from migcompat_lab.bench import inprocess
-from nova_migcompat import codec
 from migcompat_lab import cloud
 from migcompat_lab.emulation import mount
-from nova_migcompat import placement
 from nova_migcompat.agent import provider_names
 from nova_migcompat.agent import reporter as reporter_mod
 from nova_migcompat.agent import source as sources
+from nova_migcompat import codec
+from nova_migcompat import placement
 
 NODE = 'bench-node'
 MDEV_TYPE = cloud.VGPU_TYPE

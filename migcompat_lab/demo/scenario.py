@@ -11,8 +11,8 @@ import time
 
 from nova.tests.functional.api import client
 
-from nova_migcompat import codec
 from migcompat_lab import cloud
+from nova_migcompat import codec
 from nova_migcompat import formats
 from nova_migcompat import policies
 

@@ -259,7 +259,7 @@ def _template(text, match):
 
 
 def _examples_dir():
-    return importlib.resources.files('migcompat_lab.emulation').joinpath(_EXAMPLES)
+    return importlib.resources.files(__package__).joinpath(_EXAMPLES)
 
 
 def _from_text(text, source):

@@ -16,10 +16,10 @@ import errno
 from oslo_log import log as logging
 
 from nova_migcompat.agent import device as device_mod
+from nova_migcompat.agent import sysfs as sysfs_mod
 from nova_migcompat import exception
 from nova_migcompat import formats
 from nova_migcompat import policies
-from nova_migcompat.agent import sysfs as sysfs_mod
 
 LOG = logging.getLogger(__name__)
 

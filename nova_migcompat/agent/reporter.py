@@ -30,14 +30,14 @@ import typing
 from oslo_log import log as logging
 
 from nova_migcompat.agent import check as check_mod
-from nova_migcompat import codec
 from nova_migcompat.agent import device as device_mod
-from nova_migcompat import exception
-from nova_migcompat import inventory
-from nova_migcompat import policies
 from nova_migcompat.agent import provider_names
 from nova_migcompat.agent import source as sources_mod
 from nova_migcompat.agent import sysfs as sysfs_mod
+from nova_migcompat import codec
+from nova_migcompat import exception
+from nova_migcompat import inventory
+from nova_migcompat import policies
 
 LOG = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from oslo_log import log as logging
 
 from nova_migcompat.agent import descriptor
 from nova_migcompat.agent import device as device_mod
-from nova_migcompat import exception
 from nova_migcompat.agent import source as sources
 from nova_migcompat.agent import sysfs as sysfs_mod
+from nova_migcompat import exception
 
 LOG = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """nova-migcompat-agent: the compute-side reporter.
 
 Runs beside nova-compute and keeps placement's view of the host's devices
-true (see :mod:`nova_migcompat.agent.reporter`).  It reads ``/etc/nova/nova.conf``
-(``[placement]`` credentials, as nova-compute uses them, and
-``[migcompat]``) and ``/etc/nova/nova-migcompat-agent.conf`` when they
+true (see :mod:`nova_migcompat.agent.reporter`).  It reads
+``/etc/nova/nova.conf`` (``[placement]`` credentials, as nova-compute
+uses them, and ``[migcompat]``) and ``/etc/nova/nova-migcompat-agent.conf`` when they
 exist, or the ``--config-file`` files given.
 
 Modes: a daemon (the default), ``--once`` (one cycle; exit status 0 when
@@ -20,10 +20,10 @@ import time
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from nova_migcompat.agent import reporter as reporter_mod
 from nova_migcompat import codec
 from nova_migcompat import conf as migcompat_conf
 from nova_migcompat import placement
-from nova_migcompat.agent import reporter as reporter_mod
 
 LOG = logging.getLogger(__name__)
 

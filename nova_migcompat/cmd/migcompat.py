@@ -20,16 +20,16 @@ from oslo_log import log as logging
 import prettytable
 
 from nova_migcompat.agent import check as check_mod
+from nova_migcompat.agent import source as sources
+from nova_migcompat.agent import sysfs as sysfs_mod
 from nova_migcompat import codec
 from nova_migcompat import conf as migcompat_conf
 from nova_migcompat import exception
-from nova_migcompat import fleet_table
 from nova_migcompat import fleet as fleet_view
+from nova_migcompat import fleet_table
 from nova_migcompat import formats
 from nova_migcompat import inventory
 from nova_migcompat import placement
-from nova_migcompat.agent import source as sources
-from nova_migcompat.agent import sysfs as sysfs_mod
 
 LOG = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from nova_migcompat import exception
 from nova_migcompat.agent import sysfs as sysfs_mod
+from nova_migcompat import exception
 
 
 @pytest.fixture

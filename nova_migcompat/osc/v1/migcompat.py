@@ -11,8 +11,8 @@ from osc_lib.command import command
 from osc_lib import exceptions
 
 from nova_migcompat import exception
-from nova_migcompat import fleet_table
 from nova_migcompat import fleet as fleet_view
+from nova_migcompat import fleet_table
 
 #: The embedded flavor (with its extra specs) of a server.
 FLAVOR_MICROVERSION = '2.47'

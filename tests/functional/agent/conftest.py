@@ -17,10 +17,10 @@ import pytest
 import requests
 from wsgi_intercept import interceptor
 
-from nova_migcompat.cmd import agent
-from nova_migcompat import placement
 from nova_migcompat.agent import provider_names
 from nova_migcompat.agent import reporter
+from nova_migcompat.cmd import agent
+from nova_migcompat import placement
 
 
 class PlacementAPI(object):

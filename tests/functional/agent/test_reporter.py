@@ -10,10 +10,10 @@ import logging
 
 import pytest
 
-from nova_migcompat import codec
-from nova_migcompat import placement
 from nova_migcompat.agent import provider_names
 from nova_migcompat.agent import reporter as reporter_mod
+from nova_migcompat import codec
+from nova_migcompat import placement
 from tests import samples
 
 PGPUS = ('0000:81:00.0', '0000:82:00.0')

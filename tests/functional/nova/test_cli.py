@@ -6,8 +6,8 @@ helper; the migration itself and what the operator checks afterwards go
 through python-openstackclient and osc-placement.
 """
 
-from nova_migcompat import codec
 from migcompat_lab import cloud
+from nova_migcompat import codec
 from tests.functional.nova import openstack_cli
 
 

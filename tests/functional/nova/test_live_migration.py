@@ -10,9 +10,9 @@ tries an incompatible host first.
 
 from nova.tests.functional.api import client
 
-from nova_migcompat import codec
 from migcompat_lab import cloud
 from nova_migcompat.agent import provider_names
+from nova_migcompat import codec
 
 WEIGHTS = {'old': 100, 'major': 90, 'newer': 10, 'src': 0}
 
