@@ -4,7 +4,8 @@ Runs beside nova-compute and keeps placement's view of the host's devices
 true (see :mod:`nova_migcompat.agent.reporter`).  It reads
 ``/etc/nova/nova.conf`` (``[placement]`` credentials, as nova-compute
 uses them, and ``[migcompat]``) and
-``/etc/nova/nova-migcompat-agent.conf`` when they exist, or the ``--config-file`` files given.
+``/etc/nova/nova-migcompat-agent.conf`` when they exist, or the
+``--config-file`` files given.
 
 Modes: a daemon (the default), ``--once`` (one cycle; exit status 0 when
 published, 1 when the cycle failed, 2 when it published but some local
