@@ -271,7 +271,6 @@ def add_command_parsers(subparsers):
     parser.set_defaults(func=cmd_explain)
 
 
-
 command_opt = cfg.SubCommandOpt('command', title='Commands',
                                 handler=add_command_parsers,
                                 help='Available commands')
