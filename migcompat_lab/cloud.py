@@ -69,11 +69,12 @@ def vgpu_host_spec(host, versions):
             'pci': pci}
 
 
-def agent_config(path, endpoint, nodename, sysfs_root):
+def agent_config(path, endpoint, nodename, sysfs_root,
+                 mdev_types=(VGPU_TYPE,)):
     """An agent's configuration, through a config file as operators write.
 
-    Placement's fixture takes the token ``admin``; only the vGPU type Nova
-    uses is reported.
+    Placement's fixture takes the token ``admin``; by default only the
+    vGPU type Nova uses is reported (empty: every type).
     """
     with open(path, 'w') as f:
         f.write('[placement]\nauth_type = admin_token\n'
@@ -82,7 +83,7 @@ def agent_config(path, endpoint, nodename, sysfs_root):
                 '[migcompat]\nnodename = %(node)s\n'
                 'sysfs_root = %(root)s\nmdev_types = %(type)s\n'
                 % {'ep': endpoint, 'node': nodename, 'root': sysfs_root,
-                   'type': VGPU_TYPE})
+                   'type': ','.join(mdev_types)})
     return agent.load_config(['--config-file', path],
                              default_config_files=[])
 
@@ -155,12 +156,18 @@ class CloudTestBase(base.LibvirtMigrationMixin, test_vgpu.VGPUTestBase):
 
     # Hosts ---------------------------------------------------------------
 
-    def start_host(self, hostname, versions=('2.1', '2.1')):
-        """A vGPU compute with an emulated sysfs and its agent."""
+    def start_host(self, hostname, versions=('2.1', '2.1'), spec=None,
+                   mdev_types=(VGPU_TYPE,)):
+        """A vGPU compute with an emulated sysfs and its agent.
+
+        :param spec: the emulated tree (default: :func:`vgpu_host_spec` of
+            ``versions``).
+        :param mdev_types: the types its agent reports (empty: all).
+        """
         self.start_compute_with_vgpu(hostname)
         self._count_prechecks(self.computes[hostname].manager)
         workdir = self.useFixture(fixtures.TempDir()).path
-        fs = mount.EmulatedSysfs(vgpu_host_spec(hostname, versions),
+        fs = mount.EmulatedSysfs(spec or vgpu_host_spec(hostname, versions),
                                  os.path.join(workdir, 'sys'),
                                  workdir=os.path.join(workdir, 'work'))
         fs.start()
@@ -168,7 +175,7 @@ class CloudTestBase(base.LibvirtMigrationMixin, test_vgpu.VGPUTestBase):
         self.addCleanup(fs.stop)
         conf = agent_config(os.path.join(workdir, 'agent.conf'),
                             self.placement.fixture.endpoint, hostname,
-                            fs.root)
+                            fs.root, mdev_types)
         self.addCleanup(conf.reset)
         self.hosts[hostname] = {
             'fs': fs, 'versions': versions,

@@ -1,15 +1,28 @@
-"""The fleet as placement sees it: which host produces and accepts what.
+"""The fleet as placement sees it, for operators: ``matrix`` and ``explain``.
 
 Read from placement alone: the SRC traits are the fleet's catalog of
-strings, the ACC traits who accepts each.  A host without the ACC trait of
-a string refuses it, or could not tell (placement does not keep the
-difference).
+strings, the ACC traits who accepts each.  Hosts are judged by
+:func:`nova_migcompat.requirements.judge_host`, the rule the scheduler
+filter applies, so that what an operator is shown is what the filter
+does.  A host without the ACC trait of a string refuses it, or could not
+tell (placement does not keep the difference).
+
+Both command lines (``nova-migcompat`` and ``openstack migcompat``) render
+the rows built here; cells that hold several values are lists (each
+command line joins them its own way).
 """
 
 from nova_migcompat import codec
 from nova_migcompat import exception
 from nova_migcompat import formats
 from nova_migcompat import requirements
+
+MATRIX_ACCEPTS = 'accepts'
+MATRIX_NOT = '-'
+EXPLAIN_COLUMNS = ('Host', 'Live Migration', 'Devices', 'Detail')
+SOURCE = 'source'
+ACCEPTED = 'accepted'
+REFUSED = 'refused'
 
 
 def _index(client):
@@ -21,32 +34,47 @@ def _index(client):
     return names, roots
 
 
+def _hosts(names, roots):
+    """Root provider uuids, by name."""
+    return sorted({root for root in roots.values() if root in names},
+                  key=lambda root: names[root])
+
+
 def matrix(client):
     """``(hosts, rows)``: every fleet string against every host.
 
     Each row: ``{'string', 'summary', 'token', 'produced_by': [hosts],
-    'accepted_by': [hosts]}``; hosts are root provider names.
+    'accepted_by': [hosts]}``; hosts are root provider names.  A string
+    that only root providers produce (PCI functions) is judged at host
+    level, any other at device level, as the filter would judge a server
+    whose device produces it.
     """
     names, roots = _index(client)
-
-    def hosts_with(trait):
-        return sorted({names[roots[rp['uuid']]]
-                       for rp in client.providers_with_trait(trait)
-                       if rp['uuid'] in roots})
-
-    rows, hosts = [], set()
+    hosts = _hosts(names, roots)
+    rows = []
     for name in sorted(client.traits(codec.SRC_PREFIX, associated=True)):
         try:
             _, token, text = codec.decode_trait(name)
         except exception.InvalidToken:
             continue
-        row = {'string': text, 'summary': formats.summary(text),
-               'token': token,
-               'produced_by': hosts_with(name),
-               'accepted_by': hosts_with(codec.trait(codec.ACC, token))}
-        hosts.update(row['produced_by'], row['accepted_by'])
-        rows.append(row)
-    return sorted(hosts), rows
+        producers = [rp['uuid'] for rp in client.providers_with_trait(name)
+                     if rp['uuid'] in roots]
+        host_level = bool(producers) and all(roots[rp] == rp
+                                             for rp in producers)
+        req = requirements.Requirement(
+            None if host_level else frozenset(), frozenset([token]),
+            tuple(producers))
+        acceptance = requirements.find_accepting(client, [req])
+        rows.append({
+            'string': text, 'summary': formats.summary(text),
+            'token': token,
+            'produced_by': sorted({names[roots[rp]] for rp in producers}),
+            'accepted_by': [names[host] for host in hosts
+                            if requirements.judge_host(
+                                host, [req], acceptance).accepts]})
+    shown = sorted({host for row in rows
+                    for host in row['produced_by'] + row['accepted_by']})
+    return shown, rows
 
 
 def _root_named(names, roots, nodename):
@@ -58,16 +86,29 @@ def _root_named(names, roots, nodename):
         'node of the server)' % nodename)
 
 
-def _accepting_devices(root, reqs, found):
-    """The providers of a host that accept what one requirement needs."""
-    devices = set()
-    for req in reqs:
-        ready = set.intersection(*(set(found.on_host(token, root))
-                                   for token in req.tokens))
-        # Host-level strings are the root's; device strings its children's.
-        ready = ready & {root} if req.host_level else ready - {root}
-        devices |= ready
-    return devices
+def _source_allocations(client, server_uuid, names, roots, source_node):
+    """``(source root uuid, the server's allocations on it)``."""
+    allocations = client.allocations(server_uuid)
+    if source_node is not None:
+        source_root = _root_named(names, roots, source_node)
+        allocations = {rp: alloc for rp, alloc in allocations.items()
+                       if roots.get(rp) == source_root}
+        if not allocations:
+            # During a live migration the server's own allocations are on
+            # the destination (the migration holds the source's).
+            raise exception.NotFound(
+                'server %s has no allocations on its compute node %s in '
+                'placement (is it being migrated?)' % (server_uuid,
+                                                       source_node))
+        return source_root, allocations
+    if not allocations:
+        raise exception.NotFound('server %s has no allocations in placement'
+                                 % server_uuid)
+    first = next(iter(allocations))
+    if first not in roots:
+        raise exception.NotFound('provider %s of the allocations of server '
+                                 '%s is gone' % (first, server_uuid))
+    return roots[first], allocations
 
 
 def explain(client, server_uuid, source_node=None, host_level=False):
@@ -83,56 +124,80 @@ def explain(client, server_uuid, source_node=None, host_level=False):
         (provider names), ``requirements`` (``[{'strings', 'host_level'}]``)
         and ``hosts``: host name -> ``{'accepts': bool, 'missing':
         [summaries of the strings it does not accept], 'devices': [names of
-        its providers that accept a requirement's strings]}``.
+        its providers that accept every string of a requirement]}``.
     """
-    allocations = client.allocations(server_uuid)
     names, roots = _index(client)
-    if source_node is not None:
-        source_root = _root_named(names, roots, source_node)
-        allocations = {rp: alloc for rp, alloc in allocations.items()
-                       if roots.get(rp) == source_root}
-        if not allocations:
-            # During a live migration the server's own allocations are on
-            # the destination (the migration holds the source's).
-            raise exception.NotFound(
-                'server %s has no allocations on its compute node %s in '
-                'placement (is it being migrated?)' % (server_uuid,
-                                                       source_node))
-    elif allocations:
-        first = next(iter(allocations))
-        if first not in roots:
-            raise exception.NotFound('provider %s of the allocations of '
-                                     'server %s is gone' % (first,
-                                                            server_uuid))
-        source_root = roots[first]
-    else:
-        raise exception.NotFound('server %s has no allocations in placement'
-                                 % server_uuid)
+    source_root, allocations = _source_allocations(
+        client, server_uuid, names, roots, source_node)
     reqs = requirements.source_requirements(
         allocations, lambda rp: client.provider_traits(rp)[0], source_root,
         host_level)
-    found = requirements.find_accepting(client, reqs)
+    acceptance = requirements.find_accepting(client, reqs)
     hosts = {}
-    for root in sorted(set(roots.values()) - {source_root},
-                       key=lambda r: names[r]):
-        # Every shortfall of the host, as the filter judges one (the first).
-        missing = []
-        for req in reqs:
-            for token in sorted(req.tokens):
-                one = requirements.Requirement(req.resource_classes,
-                                               frozenset([token]),
-                                               req.sources)
-                if requirements.check_host_providers(root, [one], found):
-                    missing.append(formats.summary(found.strings[token]))
-        devices = _accepting_devices(root, reqs, found)
-        hosts[names[root]] = {'accepts': not missing, 'missing': missing,
-                              'devices': sorted(names[rp] for rp in devices)}
+    for root in _hosts(names, roots):
+        if root == source_root:
+            continue
+        judgement = requirements.judge_host(root, reqs, acceptance)
+        missing = sorted({acceptance.strings[token]
+                          for shortfall in judgement.shortfalls
+                          for token in shortfall.tokens})
+        hosts[names[root]] = {
+            'accepts': judgement.accepts,
+            'missing': [formats.summary(text) for text in missing],
+            'devices': sorted(names[rp] for rp in judgement.devices
+                              if rp in names)}
     return {
         'server': server_uuid,
         'source_host': names[source_root],
         'source_devices': sorted({names[rp] for r in reqs
                                   for rp in r.sources}),
         'requirements': [
-            {'strings': [found.strings[t] for t in sorted(r.tokens)],
+            {'strings': [acceptance.strings[t] for t in sorted(r.tokens)],
              'host_level': r.host_level} for r in reqs],
         'hosts': hosts}
+
+
+def matrix_cell(row, host):
+    """``accepts`` or ``-`` (refuses, or could not tell), and the source.
+
+    Placement keeps no difference between refusing a string and being
+    unable to tell.
+    """
+    mark = MATRIX_ACCEPTS if host in row['accepted_by'] else MATRIX_NOT
+    return mark + (' (source)' if host in row['produced_by'] else '')
+
+
+def matrix_rows(hosts, rows):
+    """``(columns, rows)``: a row per fleet string, a column per host."""
+    columns = ('Summary',) + tuple(hosts)
+    return columns, [(row['summary'],) + tuple(matrix_cell(row, host)
+                                               for host in hosts)
+                     for row in rows]
+
+
+def _short(host, provider):
+    """A device provider's name without its host's prefix."""
+    prefix = host + '_'
+    return provider[len(prefix):] if provider.startswith(prefix) else provider
+
+
+def explain_rows(result):
+    """Rows of :data:`EXPLAIN_COLUMNS` for an :func:`explain` result.
+
+    The source host comes first: its devices and what they produce; then
+    every other host: accepted (with its accepting devices) or refused
+    (with the strings it does not accept, decoded).
+    """
+    source = result['source_host']
+    produced = ['produces %s' % formats.summary(text)
+                for req in result['requirements'] for text in req['strings']]
+    rows = [(source, SOURCE,
+             [_short(source, rp) for rp in result['source_devices']],
+             '; '.join(produced) or
+             'no device with a compatibility string: every host passes')]
+    for name, host in result['hosts'].items():
+        rows.append((
+            name, ACCEPTED if host['accepts'] else REFUSED,
+            [_short(name, rp) for rp in host['devices']],
+            '; '.join('does not accept %s' % m for m in host['missing'])))
+    return EXPLAIN_COLUMNS, rows

@@ -130,63 +130,121 @@ def find_accepting(client, reqs):
 
 @dataclasses.dataclass(frozen=True)
 class Shortfall:
-    """Why a destination does not meet a requirement."""
+    """Why a destination does not meet one requirement."""
 
-    #: The destination provider that does not accept, or None when the
-    #: candidate has no provider of the requirement's classes.
-    provider: typing.Optional[str]
-    token: typing.Optional[str]
     requirement: Requirement
+    #: The destination provider that falls short: the one of an allocation
+    #: candidate that does not accept, the host's provider that accepts the
+    #: most of the strings, or None when the host has no such provider.
+    provider: typing.Optional[str]
+    #: The strings (tokens) that provider does not accept.
+    tokens: frozenset
 
 
-def check_host(host_uuid, requirements, accepting):
-    """The first host-level shortfall of a destination, or None.
+@dataclasses.dataclass(frozen=True)
+class Judgement:
+    """What one destination host offers a live migration."""
 
-    :param accepting: ``{token: set of provider uuids with its ACC trait}``.
-    """
-    for req in requirements:
-        if not req.host_level:
-            continue
-        for token in sorted(req.tokens):
-            if host_uuid not in accepting.get(token, ()):
-                return Shortfall(host_uuid, token, req)
-    return None
+    #: Why not: one per requirement the host does not meet; empty when it
+    #: accepts.
+    shortfalls: tuple
+    #: The allocation candidates that meet every requirement, or None when
+    #: the host was judged without candidates.
+    candidates: typing.Optional[list]
+    #: The host's providers that accept every string of a requirement.
+    devices: frozenset
+
+    @property
+    def accepts(self):
+        return not self.shortfalls
 
 
-def check_candidate(candidate, requirements, accepting):
-    """The first device shortfall of an allocation candidate, or None."""
+def _missing(provider, tokens, acceptance):
+    return frozenset(t for t in tokens
+                     if provider not in acceptance.accepting.get(t, ()))
+
+
+def _candidate_shortfall(candidate, req, acceptance):
     allocations = candidate.get('allocations', {})
-    for req in requirements:
-        if req.host_level:
-            continue
-        providers = [rp for rp in sorted(allocations)
-                     if req.resource_classes &
-                     set(allocations[rp].get('resources', {}))]
-        if not providers:
-            return Shortfall(None, None, req)
-        for rp in providers:
-            for token in sorted(req.tokens):
-                if rp not in accepting.get(token, ()):
-                    return Shortfall(rp, token, req)
+    providers = [rp for rp in sorted(allocations)
+                 if req.resource_classes.intersection(
+                     allocations[rp].get('resources', ()))]
+    if not providers:
+        return Shortfall(req, None, req.tokens)
+    for rp in providers:
+        missing = _missing(rp, req.tokens, acceptance)
+        if missing:
+            return Shortfall(req, rp, missing)
     return None
 
 
-def check_host_providers(host_uuid, requirements, acceptance):
-    """Without candidates: does the host have a provider for each need?
+def _host_shortfall(host_uuid, req, acceptance, devices):
+    """Does one provider of the host accept every string of ``req``?"""
+    if req.host_level:
+        missing = _missing(host_uuid, req.tokens, acceptance)
+        if missing:
+            return Shortfall(req, host_uuid, missing)
+        devices.add(host_uuid)
+        return None
+    offered = set()
+    for token in req.tokens:
+        offered |= acceptance.on_host(token, host_uuid)
+    offered.discard(host_uuid)
+    best = None
+    for rp in sorted(offered):
+        missing = _missing(rp, req.tokens, acceptance)
+        if not missing:
+            devices.add(rp)
+        elif best is None or len(missing) < len(best.tokens):
+            best = Shortfall(req, rp, missing)
+    if any(rp in devices for rp in offered):
+        return None
+    return best or Shortfall(req, None, req.tokens)
 
+
+def judge_host(host_uuid, requirements, acceptance, candidates=None):
+    """The one acceptance rule: judge a destination host (and candidates).
+
+    A host meets a host-level requirement when its root provider accepts
+    every string.  With allocation candidates, a candidate meets a device
+    requirement when every provider it allocates the requirement's
+    resource classes from accepts every string (a two-vGPU instance needs
+    both strings accepted); the host passes when one candidate meets them
+    all.  Without candidates (the operator's view), one provider of the
+    host must accept every string of each device requirement.
+
+    Used by the scheduler filter, ``explain``, ``matrix`` and the
+    OpenStackClient plugin, so that they never disagree.
+
+    :param host_uuid: the destination's root provider (compute node) uuid.
     :param acceptance: the :class:`Acceptance` of the requirements.
+    :param candidates: the host's allocation candidates; None or empty
+        when placement gave none (the host is then judged by its
+        providers).
+    :returns: a :class:`Judgement`.
     """
-    shortfall = check_host(host_uuid, requirements, acceptance.accepting)
-    if shortfall:
-        return shortfall
+    candidates = candidates or None
+    devices = set()
+    shortfalls = []
     for req in requirements:
-        if req.host_level:
-            continue
-        tokens = sorted(req.tokens)
-        # One provider of this host must accept all of them.
-        ready = set(acceptance.on_host(tokens[0], host_uuid))
-        for token in tokens:
-            ready &= acceptance.on_host(token, host_uuid)
-            if not ready:
-                return Shortfall(None, token, req)
-    return None
+        if req.host_level or candidates is None:
+            shortfall = _host_shortfall(host_uuid, req, acceptance, devices)
+            if shortfall is not None:
+                shortfalls.append(shortfall)
+    kept = None
+    if candidates is not None and not shortfalls:
+        device_reqs = [req for req in requirements if not req.host_level]
+        kept, first = [], None
+        for candidate in candidates:
+            shortfall = None
+            for req in device_reqs:
+                shortfall = _candidate_shortfall(candidate, req, acceptance)
+                if shortfall is not None:
+                    break
+            if shortfall is None:
+                kept.append(candidate)
+            elif first is None:
+                first = shortfall
+        if not kept and first is not None:
+            shortfalls.append(first)
+    return Judgement(tuple(shortfalls), kept, frozenset(devices))

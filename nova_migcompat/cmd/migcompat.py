@@ -25,8 +25,7 @@ from nova_migcompat.agent import sysfs as sysfs_mod
 from nova_migcompat import codec
 from nova_migcompat import conf as migcompat_conf
 from nova_migcompat import exception
-from nova_migcompat import fleet as fleet_view
-from nova_migcompat import fleet_table
+from nova_migcompat import fleet
 from nova_migcompat import formats
 from nova_migcompat import inventory
 from nova_migcompat import placement
@@ -176,7 +175,7 @@ def cmd_encode(conf):
 
 def cmd_matrix(conf):
     client = placement.PlacementClient.from_conf(conf)
-    hosts, rows = fleet_view.matrix(client)
+    hosts, rows = fleet.matrix(client)
     if conf.command.format == 'json':
         _print_json({'hosts': hosts, 'strings': rows})
         return 0
@@ -184,7 +183,7 @@ def cmd_matrix(conf):
         print('No CUSTOM_MIGCOMPAT_SRC_* trait in placement: no agent has '
               'reported yet.')
         return 0
-    columns, cells = fleet_table.matrix_rows(hosts, rows)
+    columns, cells = fleet.matrix_rows(hosts, rows)
     labels = ['S%d' % (i + 1) for i in range(len(rows))]
     print(_table(['String'] + list(columns[1:]),
                  [['%s %s' % (label, cell[0])] + list(cell[1:])
@@ -196,9 +195,9 @@ def cmd_matrix(conf):
 
 def cmd_explain(conf):
     client = placement.PlacementClient.from_conf(conf)
-    result = fleet_view.explain(client, conf.command.server,
-                                source_node=conf.command.node,
-                                host_level=conf.command.pci)
+    result = fleet.explain(client, conf.command.server,
+                           source_node=conf.command.node,
+                           host_level=conf.command.pci)
     if conf.command.format == 'json':
         _print_json(result)
         return 0
@@ -209,7 +208,7 @@ def cmd_explain(conf):
                  'a device of the destination')
         for text in req['strings']:
             print('Needs %s to accept: %s' % (where, text))
-    columns, rows = fleet_table.explain_rows(result)
+    columns, rows = fleet.explain_rows(result)
     print(_table(columns, [row[:2] + (', '.join(row[2]),) + row[3:]
                            for row in rows]))
     return 0

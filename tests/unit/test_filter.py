@@ -59,11 +59,25 @@ def test_boot_request_passes_untouched(hosts, no_placement):
     assert FILTER().host_passes(hosts[0], spec)
 
 
-def test_rebuild_request_passes_untouched(hosts, no_placement):
+def a_live_migration(monkeypatch):
+    """The database says: this request is a live migration (boundary)."""
+    def find(spec_obj):
+        return live_migration.LiveMigration(
+            spec_obj.instance_uuid, uuidutils.generate_uuid(),
+            uuidutils.generate_uuid(), False)
+    monkeypatch.setattr(migration_compatibility_filter.live_migration,
+                        'find', find)
+
+
+def test_rebuild_request_passes_untouched(hosts, no_placement, monkeypatch):
+    # Even when the instance looks like it is live-migrating, a rebuild
+    # (which nova schedules on the instance's own host) is never judged.
+    a_live_migration(monkeypatch)
     spec = objects.RequestSpec(
         instance_uuid=uuidutils.generate_uuid(),
         scheduler_hints={'_nova_check_type': ['rebuild']})
     assert list(FILTER().filter_all(hosts, spec)) == hosts
+    assert FILTER().host_passes(hosts[0], spec)
 
 
 def _unreachable_cell_spec():
@@ -158,11 +172,9 @@ class FleetPlacement(object):
         return self.Response(self.answers[url])
 
 
-def test_rejected_hosts_beyond_the_first_ones_log_at_debug(caplog,
-                                                           monkeypatch):
+def test_rejections_at_debug_and_one_info_summary(caplog, monkeypatch):
     many = [host_state(i, uuid=uuidutils.generate_uuid())
-            for i in range(migration_compatibility_filter.INFO_REJECTIONS
-                           + 5)]
+            for i in range(migration_compatibility_filter.SUMMARY_HOSTS + 5)]
     spec = objects.RequestSpec(instance_uuid=uuidutils.generate_uuid())
     migration = live_migration.LiveMigration(
         spec.instance_uuid, uuidutils.generate_uuid(),
@@ -177,13 +189,32 @@ def test_rejected_hosts_beyond_the_first_ones_log_at_debug(caplog,
                         'report_client_singleton', lambda: client)
     with caplog.at_level(logging.DEBUG):
         assert list(FILTER().filter_all(many, spec)) == []
-    rejected = [r.levelno for r in caplog.records
+    rejected = [r for r in caplog.records
                 if r.getMessage().startswith('Host host')]
-    assert rejected == ([logging.INFO] *
-                        migration_compatibility_filter.INFO_REJECTIONS +
-                        [logging.DEBUG] * 5)
-    summary = [r.getMessage() for r in caplog.records
-               if 'Live migration of instance' in r.getMessage()]
-    assert len(summary) == 1
-    assert 'kept 0 of 25 hosts (3 placement requests' in summary[0]
-    assert summary[0].endswith('; 5 more rejected hosts logged at DEBUG')
+    assert [r.levelno for r in rejected] == [logging.DEBUG] * len(many)
+    assert samples.NVIDIA_21[:60] in rejected[0].getMessage()
+    [summary] = [r for r in caplog.records
+                 if 'Live migration of instance' in r.getMessage()]
+    message = summary.getMessage()
+    assert summary.levelno == logging.INFO
+    assert 'kept 0 of 25 hosts (3 placement requests' in message
+    # Hosts by name, with the decoded string they do not accept.
+    assert 'rejected host0, host1, ' in message
+    assert 'host19: no device provider of VGPU does not accept' in message
+    assert samples.NVIDIA_21[:60] in message
+    assert 'host20' not in message
+    assert message.endswith(' and 5 more hosts (DEBUG)')
+
+
+def test_host_passes_works_the_request_out_once(hosts, monkeypatch):
+    spec = objects.RequestSpec(instance_uuid=uuidutils.generate_uuid())
+    calls = []
+
+    def find(spec_obj):
+        calls.append(spec_obj)
+        return None
+    monkeypatch.setattr(migration_compatibility_filter.live_migration,
+                        'find', find)
+    filt = FILTER()
+    assert all(filt.host_passes(host, spec) for host in hosts)
+    assert len(calls) == 1

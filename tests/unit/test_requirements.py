@@ -61,37 +61,64 @@ REQ = requirements.Requirement(frozenset(['VGPU']), frozenset([S1, S2]),
                                (PGPU1,))
 
 
+def acceptance(accepting, roots):
+    return requirements.Acceptance(strings={}, accepting=accepting,
+                                   roots=roots)
+
+
+def judge(host, reqs, found, candidates=None):
+    return requirements.judge_host(host, reqs, found, candidates)
+
+
 def test_candidate_needs_every_string_on_every_device_provider():
-    accepting = {S1: {'d1', 'd2'}, S2: {'d1'}}
+    found = acceptance({S1: {'d1', 'd2'}, S2: {'d1'}},
+                       {'d1': 'droot', 'd2': 'droot'})
     ok = candidate(droot={'VCPU': 2}, d1={'VGPU': 1})
-    assert requirements.check_candidate(ok, [REQ], accepting) is None
     bad = candidate(droot={'VCPU': 2}, d2={'VGPU': 1})
-    shortfall = requirements.check_candidate(bad, [REQ], accepting)
-    assert (shortfall.provider, shortfall.token) == ('d2', S2)
     both = candidate(d1={'VGPU': 1}, d2={'VGPU': 1})
-    assert requirements.check_candidate(both, [REQ], accepting).provider \
-        == 'd2'
+    judgement = judge('droot', [REQ], found, [ok, bad, both])
+    assert judgement.accepts
+    assert judgement.candidates == [ok]
+    judgement = judge('droot', [REQ], found, [bad, both])
+    assert not judgement.accepts and judgement.candidates == []
+    [shortfall] = judgement.shortfalls
+    assert (shortfall.provider, shortfall.tokens) == ('d2', {S2})
 
 
 def test_candidate_without_a_provider_of_the_class_fails():
-    shortfall = requirements.check_candidate(
-        candidate(droot={'VCPU': 2}), [REQ], {S1: {'x'}, S2: {'x'}})
-    assert shortfall.provider is None and shortfall.token is None
+    found = acceptance({S1: {'x'}, S2: {'x'}}, {'x': 'droot'})
+    judgement = judge('droot', [REQ], found, [candidate(droot={'VCPU': 2})])
+    [shortfall] = judgement.shortfalls
+    assert shortfall.provider is None and shortfall.tokens == {S1, S2}
 
 
 def test_host_level_requirement():
     req = requirements.Requirement(None, frozenset([SPCI]), (ROOT,))
-    assert requirements.check_host('h1', [req], {SPCI: {'h1'}}) is None
-    assert requirements.check_host('h2', [req],
-                                   {SPCI: {'h1'}}).provider == 'h2'
+    found = acceptance({SPCI: {'h1'}}, {'h1': 'h1'})
+    assert judge('h1', [req], found).accepts
+    assert judge('h1', [req], found).devices == {'h1'}
+    [shortfall] = judge('h2', [req], found).shortfalls
+    assert shortfall.provider == 'h2'
+    # Candidates do not matter to a host-level requirement.
+    assert not judge('h2', [req], found, [candidate(h2={'VCPU': 1})]).accepts
 
 
 def test_host_without_candidates_needs_one_provider_accepting_all():
-    found = requirements.Acceptance(
-        strings={}, accepting={S1: {'d1', 'd3'}, S2: {'d2', 'd3'}},
-        roots={'d1': 'h1', 'd2': 'h1', 'd3': 'h2'})
+    found = acceptance({S1: {'d1', 'd3'}, S2: {'d2', 'd3'}},
+                       {'d1': 'h1', 'd2': 'h1', 'd3': 'h2'})
     # h1 has one provider per string, but none with both.
-    assert requirements.check_host_providers('h1', [REQ], found) is not None
-    assert requirements.check_host_providers('h2', [REQ], found) is None
-    assert found.on_host(S1, 'h1') == {'d1'}
-    assert found.on_host(S1, 'h3') == set()
+    h1 = judge('h1', [REQ], found)
+    assert not h1.accepts
+    assert h1.shortfalls[0].tokens in ({S1}, {S2})
+    h2 = judge('h2', [REQ], found)
+    assert h2.accepts and h2.devices == {'d3'}
+    assert not judge('h3', [REQ], found).accepts
+    # With candidates the same rule: one candidate per pGPU of h1.
+    per_pgpu = [candidate(h1={'VCPU': 1}, d1={'VGPU': 1}),
+                candidate(h1={'VCPU': 1}, d2={'VGPU': 1})]
+    assert not judge('h1', [REQ], found, per_pgpu).accepts
+
+
+def test_a_root_accepting_does_not_stand_in_for_a_device():
+    found = acceptance({S1: {'h1'}, S2: {'h1'}}, {'h1': 'h1'})
+    assert not judge('h1', [REQ], found).accepts

@@ -11,8 +11,7 @@ from osc_lib.command import command
 from osc_lib import exceptions
 
 from nova_migcompat import exception
-from nova_migcompat import fleet as fleet_view
-from nova_migcompat import fleet_table
+from nova_migcompat import fleet
 
 #: The embedded flavor (with its extra specs) of a server.
 FLAVOR_MICROVERSION = '2.47'
@@ -91,10 +90,10 @@ class ExplainMigration(command.Lister):
         server = find_server(compute, parsed_args.server,
                              parsed_args.all_projects)
         node, has_pci = source_of(server)
-        result = _fleet(fleet_view.explain,
+        result = _fleet(fleet.explain,
                         self.app.client_manager.migcompat, server.id,
                         source_node=node, host_level=has_pci)
-        columns, rows = fleet_table.explain_rows(result)
+        columns, rows = fleet.explain_rows(result)
         return columns, [(host, verdict, format_columns.ListColumn(devices),
                           detail)
                          for host, verdict, devices, detail in rows]
@@ -114,9 +113,9 @@ class ShowMatrix(command.Lister):
         return parser
 
     def take_action(self, parsed_args):
-        hosts, rows = _fleet(fleet_view.matrix,
+        hosts, rows = _fleet(fleet.matrix,
                              self.app.client_manager.migcompat)
-        columns, cells = fleet_table.matrix_rows(hosts, rows)
+        columns, cells = fleet.matrix_rows(hosts, rows)
         if parsed_args.long:
             columns += ('String', 'Token')
             cells = [cell + (row['string'], row['token'])

@@ -1,7 +1,6 @@
 """Keep only live-migration destinations whose devices accept the source's.
 """
 
-import logging as std_logging
 import time
 
 from nova import conf as nova_conf
@@ -10,8 +9,8 @@ from nova.scheduler import filters
 from nova.scheduler import utils as scheduler_utils
 from oslo_log import log as logging
 
+from nova_migcompat import codec
 from nova_migcompat import conf as migcompat_conf
-from nova_migcompat import formats
 from nova_migcompat import placement
 from nova_migcompat import requirements
 from nova_migcompat.scheduler import live_migration
@@ -20,14 +19,24 @@ LOG = logging.getLogger(__name__)
 CONF = nova_conf.CONF
 migcompat_conf.register_opts(CONF)
 
-_SHOWN_CHARS = 200
-#: Rejected hosts logged at INFO per request; the others at DEBUG (a
-#: large fleet would otherwise log thousands of lines per migration).
-INFO_REJECTIONS = 20
+#: Rejected hosts named in a request's INFO summary; every rejection is
+#: logged at DEBUG.
+SUMMARY_HOSTS = 20
+#: Characters of a compatibility string quoted in a log line.
+SHOWN_CHARS = 120
+#: Where the filter keeps a request's plan on its RequestSpec (filter
+#: objects are shared by concurrent requests; a RequestSpec is not).
+_PLAN_ATTR = '_migcompat_plan'
+_UNSET = object()
+
+
+def _shown(text):
+    text = text.replace('\n', ' ')
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + '...'
 
 
 class _Plan(object):
-    """What one request needs, worked out once (filters are shared)."""
+    """What one live migration needs, worked out once per request."""
 
     def __init__(self, migration):
         self.migration = migration
@@ -35,42 +44,46 @@ class _Plan(object):
         self.acceptance = requirements.Acceptance({}, {}, {})
         self.error = None
         self.requests = 0
-        self.rejections = 0
         self.started = time.monotonic()
-        self._described = {}
+        #: host name -> reason, in the order the hosts were rejected.
+        self.rejected = {}
 
-    def describe(self, token):
-        if token not in self._described:
-            self._described[token] = self._describe(token)
-        return self._described[token]
+    def reason(self, judgement):
+        """Why a host was rejected, with the source strings decoded."""
+        parts = []
+        for shortfall in judgement.shortfalls:
+            req = shortfall.requirement
+            strings = ', '.join(
+                repr(_shown(self.acceptance.strings.get(token) or
+                            codec.decode(token)))
+                for token in sorted(shortfall.tokens))
+            if req.host_level:
+                where = 'the host (PCI functions)'
+            elif shortfall.provider:
+                where = 'device provider %s' % shortfall.provider
+            else:
+                where = 'no device provider of %s' % ','.join(
+                    sorted(req.resource_classes))
+            parts.append('%s does not accept %s' % (where, strings))
+        return '; '.join(parts)
 
-    def _describe(self, token):
-        text = self.acceptance.strings.get(token, '?')
-        summary = formats.summary(text)
-        shown = text if len(text) <= _SHOWN_CHARS else (
-            text[:_SHOWN_CHARS] + '...')
-        return '%s [%s]' % (summary, shown.replace('\n', ' '))
 
+class MigrationCompatibilityFilter(filters.BaseHostFilter):
+    """Keep live-migration destinations whose devices accept the source's.
 
-class MigrationCompatibilityFilter(filters.BaseHostFilter,
-                                   filters.CandidateFilterMixin):
-    """Keep hosts whose devices accept the live-migrating devices' state.
-
-    For a live migration, keeps only the hosts, and of each host only the
-    allocation candidates, whose device resource providers carry the
-    ``CUSTOM_MIGCOMPAT_ACC_*`` trait of every ``CUSTOM_MIGCOMPAT_SRC_*``
-    string of the instance's source device providers (root providers for
-    PCI functions).  Every other request, and instances whose devices
-    publish no string, pass untouched.
+    For the live migration of an instance whose device resource providers
+    carry ``CUSTOM_MIGCOMPAT_SRC_*`` traits, a host passes when its device
+    providers carry the ``CUSTOM_MIGCOMPAT_ACC_*`` trait of every source
+    string, and of each host only the allocation candidates whose device
+    providers accept them are kept (host-level strings, of PCI functions,
+    on the root provider).  Every other request, and instances whose
+    devices publish no string, pass untouched.
     """
 
     RUN_ON_REBUILD = False
 
     def filter_all(self, filter_obj_list, spec_obj):
-        if scheduler_utils.request_is_rebuild(spec_obj):
-            yield from filter_obj_list
-            return
-        plan = self._plan(spec_obj)
+        plan = self._new_plan(spec_obj)
         if plan is None:
             yield from filter_obj_list
             return
@@ -80,20 +93,27 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter,
             if self._passes(host_state, plan):
                 kept += 1
                 yield host_state
-        quiet = max(0, plan.rejections - INFO_REJECTIONS)
-        LOG.info('Live migration of instance %s: kept %d of %d hosts '
-                 '(%d placement requests, %.1f ms)%s',
-                 plan.migration.instance_uuid, kept, total, plan.requests,
-                 (time.monotonic() - plan.started) * 1000,
-                 '; %d more rejected hosts logged at DEBUG' % quiet
-                 if quiet else '')
+        self._log_summary(plan, kept, total)
 
     def host_passes(self, host_state, spec_obj):
-        plan = self._plan(spec_obj)
+        plan = getattr(spec_obj, _PLAN_ATTR, _UNSET)
+        if plan is _UNSET:
+            plan = self._new_plan(spec_obj)
         return plan is None or self._passes(host_state, plan)
 
+    def _new_plan(self, spec_obj):
+        """What the request needs (kept on the RequestSpec), or None."""
+        plan = None
+        if not scheduler_utils.request_is_rebuild(spec_obj):
+            plan = self._plan(spec_obj)
+        try:
+            setattr(spec_obj, _PLAN_ATTR, plan)
+        except AttributeError:
+            pass
+        return plan
+
     def _plan(self, spec_obj):
-        """What the request needs, or None if nothing; never raises."""
+        """What a live migration needs, or None if nothing; never raises."""
         instance_uuid = getattr(spec_obj, 'instance_uuid', None)
         try:
             migration = live_migration.find(spec_obj)
@@ -123,12 +143,12 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter,
                 client, plan.requirements)
         except Exception as e:
             plan.error = e
-            LOG.error('Cannot work out the device compatibility needs of '
-                      'instance %s (%s: %s); [migcompat]on_error=%s: %s '
-                      'hosts', instance_uuid, type(e).__name__, e,
-                      CONF.migcompat.on_error,
-                      'keeping all' if CONF.migcompat.on_error == 'pass'
-                      else 'rejecting all')
+            LOG.exception('Cannot work out the device compatibility needs '
+                          'of instance %s (%s: %s); [migcompat]on_error=%s: '
+                          '%s hosts', instance_uuid, type(e).__name__, e,
+                          CONF.migcompat.on_error,
+                          'keeping all' if CONF.migcompat.on_error == 'pass'
+                          else 'rejecting all')
         if client is not None:
             plan.requests = client.requests
         return plan
@@ -139,61 +159,41 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter,
                 return self._compatible(host_state, plan)
             except Exception as e:
                 plan.error = e
-                LOG.error('Cannot judge host %s for the live migration of '
-                          'instance %s (%s: %s); [migcompat]on_error=%s',
-                          host_state.host, plan.migration.instance_uuid,
-                          type(e).__name__, e, CONF.migcompat.on_error)
+                LOG.exception('Cannot judge host %s for the live migration '
+                              'of instance %s (%s: %s); '
+                              '[migcompat]on_error=%s', host_state.host,
+                              plan.migration.instance_uuid,
+                              type(e).__name__, e, CONF.migcompat.on_error)
         return CONF.migcompat.on_error == 'pass'
 
     def _compatible(self, host_state, plan):
-        shortfall = requirements.check_host(
-            host_state.uuid, plan.requirements, plan.acceptance.accepting)
-        if shortfall is None and not getattr(
-                host_state, 'allocation_candidates', None):
-            shortfall = requirements.check_host_providers(
-                host_state.uuid, plan.requirements, plan.acceptance)
-        if shortfall is not None:
-            self._log_rejection(host_state, plan, shortfall)
-            return False
-        if not getattr(host_state, 'allocation_candidates', None):
+        candidates = getattr(host_state, 'allocation_candidates', None)
+        judgement = requirements.judge_host(
+            host_state.uuid, plan.requirements, plan.acceptance, candidates)
+        if judgement.accepts:
+            if judgement.candidates is not None:
+                host_state.allocation_candidates = judgement.candidates
             return True
-        shortfalls = []
-
-        def compatible(candidate):
-            shortfall = requirements.check_candidate(
-                candidate, plan.requirements, plan.acceptance.accepting)
-            if shortfall is not None:
-                shortfalls.append(shortfall)
-            if shortfall is not None and LOG.isEnabledFor(
-                    std_logging.DEBUG):
-                LOG.debug('Allocation candidate %s of host %s: %s',
-                          candidate, host_state.host,
-                          self._reason(plan, shortfall))
-            return shortfall is None
-
-        if self.filter_candidates(host_state, compatible):
-            return True
-        self._log_rejection(host_state, plan, shortfalls[0])
+        reason = plan.reason(judgement)
+        plan.rejected[host_state.host] = reason
+        LOG.debug('Host %s rejected for the live migration of instance %s: '
+                  '%s', host_state.host, plan.migration.instance_uuid,
+                  reason)
         return False
 
     @staticmethod
-    def _reason(plan, shortfall):
-        req = shortfall.requirement
-        where = ('the host (PCI functions)' if req.host_level else
-                 'device provider %s' % shortfall.provider
-                 if shortfall.provider else
-                 'no provider of %s' % ','.join(sorted(req.resource_classes)))
-        return '%s does not accept the string of source provider %s: %s' % (
-            where, ','.join(req.sources),
-            plan.describe(shortfall.token) if shortfall.token
-            else '(no provider)')
-
-    def _log_rejection(self, host_state, plan, shortfall):
-        plan.rejections += 1
-        level = (std_logging.INFO if plan.rejections <= INFO_REJECTIONS
-                 else std_logging.DEBUG)
-        if LOG.isEnabledFor(level):
-            LOG.log(level, 'Host %s rejected for the live migration of '
-                    'instance %s: %s', host_state.host,
-                    plan.migration.instance_uuid,
-                    self._reason(plan, shortfall))
+    def _log_summary(plan, kept, total):
+        if not LOG.isEnabledFor(logging.INFO):
+            return
+        by_reason = {}
+        for host, reason in list(plan.rejected.items())[:SUMMARY_HOSTS]:
+            by_reason.setdefault(reason, []).append(host)
+        rejected = '; '.join('%s: %s' % (', '.join(hosts), reason)
+                             for reason, hosts in by_reason.items())
+        more = len(plan.rejected) - SUMMARY_HOSTS
+        LOG.info('Live migration of instance %s: kept %d of %d hosts (%d '
+                 'placement requests, %.1f ms)%s%s',
+                 plan.migration.instance_uuid, kept, total, plan.requests,
+                 (time.monotonic() - plan.started) * 1000,
+                 '; rejected %s' % rejected if rejected else '',
+                 ' and %d more hosts (DEBUG)' % more if more > 0 else '')

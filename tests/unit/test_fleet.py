@@ -1,6 +1,6 @@
-"""The rows both command lines render the fleet view with."""
+"""The rows both command lines render the fleet with."""
 
-from nova_migcompat import fleet_table
+from nova_migcompat import fleet
 from tests import samples
 
 NVIDIA_21 = 'nvidia 2.1 10de:1eb8 nvidia-35'
@@ -21,7 +21,7 @@ def test_explain_rows_source_first_then_verdicts():
                    'devices': ['newer_pci_0000_81_00_0',
                                'newer_pci_0000_82_00_0']},
          'old': {'accepts': False, 'missing': [NVIDIA_21], 'devices': []}})
-    columns, rows = fleet_table.explain_rows(result)
+    columns, rows = fleet.explain_rows(result)
     assert columns == ('Host', 'Live Migration', 'Devices', 'Detail')
     assert rows == [
         ('src', 'source', ['pci_0000_81_00_0'], 'produces ' + NVIDIA_21),
@@ -32,7 +32,7 @@ def test_explain_rows_source_first_then_verdicts():
 def test_explain_rows_without_tracked_devices():
     result = explain_result([], {'b': {'accepts': True, 'missing': [],
                                        'devices': []}})
-    _columns, rows = fleet_table.explain_rows(result)
+    _columns, rows = fleet.explain_rows(result)
     assert rows[0] == (
         'src', 'source', [],
         'no device with a compatibility string: every host passes')
@@ -44,7 +44,7 @@ def test_explain_rows_keep_names_of_other_trees():
     result = explain_result(
         [{'strings': [samples.NVIDIA_21], 'host_level': True}],
         {'b': {'accepts': True, 'missing': [], 'devices': ['b']}})
-    assert fleet_table.explain_rows(result)[1][1] == (
+    assert fleet.explain_rows(result)[1][1] == (
         'b', 'accepted', ['b'], '')
 
 
@@ -52,7 +52,7 @@ def test_matrix_rows():
     rows = [{'summary': NVIDIA_21, 'produced_by': ['a'],
              'accepted_by': ['a', 'b']},
             {'summary': 'other', 'produced_by': ['c'], 'accepted_by': []}]
-    columns, cells = fleet_table.matrix_rows(['a', 'b', 'c'], rows)
+    columns, cells = fleet.matrix_rows(['a', 'b', 'c'], rows)
     assert columns == ('Summary', 'a', 'b', 'c')
     assert cells == [(NVIDIA_21, 'accepts (source)', 'accepts', '-'),
                      ('other', '-', '-', '- (source)')]
