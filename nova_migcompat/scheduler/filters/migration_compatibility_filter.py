@@ -23,7 +23,7 @@ migcompat_conf.register_opts(CONF)
 #: logged at DEBUG.
 SUMMARY_HOSTS = 20
 #: Characters of a compatibility string quoted in a log line.
-SHOWN_CHARS = 120
+SHOWN_CHARS = 240
 #: Where the filter keeps a request's plan on its RequestSpec (filter
 #: objects are shared by concurrent requests; a RequestSpec is not).
 _PLAN_ATTR = '_migcompat_plan'
@@ -45,18 +45,19 @@ class _Plan(object):
         self.error = None
         self.requests = 0
         self.started = time.monotonic()
-        #: host name -> reason, in the order the hosts were rejected.
+        #: host name -> what it does not accept, in rejection order.
         self.rejected = {}
+
+    def _strings(self, tokens):
+        return ', '.join(repr(_shown(self.acceptance.strings.get(token) or
+                                     codec.decode(token)))
+                         for token in sorted(tokens))
 
     def reason(self, judgement):
         """Why a host was rejected, with the source strings decoded."""
         parts = []
         for shortfall in judgement.shortfalls:
             req = shortfall.requirement
-            strings = ', '.join(
-                repr(_shown(self.acceptance.strings.get(token) or
-                            codec.decode(token)))
-                for token in sorted(shortfall.tokens))
             if req.host_level:
                 where = 'the host (PCI functions)'
             elif shortfall.provider:
@@ -64,8 +65,15 @@ class _Plan(object):
             else:
                 where = 'no device provider of %s' % ','.join(
                     sorted(req.resource_classes))
-            parts.append('%s does not accept %s' % (where, strings))
+            parts.append('%s does not accept %s'
+                         % (where, self._strings(shortfall.tokens)))
         return '; '.join(parts)
+
+    def summary(self, judgement):
+        """The strings a rejected host does not accept (for the summary)."""
+        return 'does not accept %s' % self._strings(
+            {token for shortfall in judgement.shortfalls
+             for token in shortfall.tokens})
 
 
 class MigrationCompatibilityFilter(filters.BaseHostFilter):
@@ -174,11 +182,11 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
             if judgement.candidates is not None:
                 host_state.allocation_candidates = judgement.candidates
             return True
-        reason = plan.reason(judgement)
-        plan.rejected[host_state.host] = reason
-        LOG.debug('Host %s rejected for the live migration of instance %s: '
-                  '%s', host_state.host, plan.migration.instance_uuid,
-                  reason)
+        plan.rejected[host_state.host] = plan.summary(judgement)
+        if LOG.isEnabledFor(logging.DEBUG):
+            LOG.debug('Host %s rejected for the live migration of instance '
+                      '%s: %s', host_state.host,
+                      plan.migration.instance_uuid, plan.reason(judgement))
         return False
 
     @staticmethod
