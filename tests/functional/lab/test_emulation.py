@@ -467,9 +467,13 @@ def test_eventlet_process_and_orphan_cleanup(tmp_path):
         sys.stdin.read()
     ''')
     mp = str(tmp_path / 'sysfs')
+    # The lab is used from the repository (tox puts it on PYTHONPATH).
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))))
+    env = dict(os.environ, PYTHONPATH=repo)
     proc = subprocess.Popen([sys.executable, '-c', script, mp],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            cwd=str(tmp_path), text=True)
+                            cwd=str(tmp_path), text=True, env=env)
     try:
         code, _child, cwd = proc.stdout.readline().split()
         assert int(code) == errno.EINVAL
