@@ -50,7 +50,6 @@ MAX_SEGMENTS = 64
 #: Backtracking steps one match may take before giving up.
 MAX_STEPS = 20000
 
-SELF = 'self'
 COMPATIBLE = 'compatible'
 
 _HEADER_RE = re.compile(r'\s*(self|compatible)\s*:(.*)\Z', re.I)
