@@ -443,12 +443,6 @@ def match(self_attrs, compatible_section):
     return MatchResult(False, reason, key, index)
 
 
-def matches(self_attrs, compatible_section):
-    """:func:`match` as ``(accepts, reason)``."""
-    result = match(self_attrs, compatible_section)
-    return result.ok, result.reason
-
-
 # -- parsing the string -----------------------------------------------------
 
 def _logical_lines(text):
