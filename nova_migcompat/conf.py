@@ -24,19 +24,44 @@ device_opts = [
         'sysfs_root',
         default='/sys',
         help="""
-The sysfs mount to read devices from and run the target-side
+The sysfs mount to read devices from and to run the target-side
 ``migration_version`` write check in.
 
 Links that lead out of this directory are never followed, and nothing but
 ``migration_version`` attributes on a sysfs or FUSE file system is ever
-written.  Tests and the demo point it at an emulated tree.
+written.
+
+Possible values:
+
+* ``/sys`` (the default), the host's sysfs;
+* the mount point of an emulated tree (tests, the demo).
+
+Related options:
+
+* ``[migcompat]device_sources``: the ``sysfs`` source reads this tree.
 """),
     cfg.ListOpt(
         'device_sources',
         default=['sysfs'],
         help="""
-Device sources to enumerate migratable devices with, by entry point name in
-the ``nova_migcompat.device_sources`` namespace.
+The device sources that enumerate this host's migratable devices and answer
+the target-side check for them, in order.
+
+A device source is an entry point of the ``nova_migcompat.device_sources``
+namespace; a vendor package may add one (with its own check) without any
+change to nova-migcompat.
+
+Possible values:
+
+* ``sysfs`` (built in): mdev types, mdev instances and PCI functions under
+  ``[migcompat]sysfs_root``, with their ``migration_version`` attributes
+  or synthesized descriptors;
+* the entry point name of a source an installed package provides.
+
+Related options:
+
+* ``[migcompat]sysfs_root``, ``[migcompat]synthesize_descriptors``,
+  ``[migcompat]synthesis_pci_drivers``: options of the ``sysfs`` source.
 """),
     cfg.BoolOpt(
         'synthesize_descriptors',
@@ -48,32 +73,40 @@ Synthesize a structured descriptor for devices without a
 No upstream kernel has the attribute yet.  When this is enabled, a device
 without one is described by a JSON descriptor built from standard sysfs
 facts (device API, driver name and version, PCI vendor and device ids, mdev
-type), and ``acceptance_policy`` decides what it accepts.  When disabled,
-such devices are not tracked, and instances using them are scheduled as
-stock Nova would.
+type), and the ``rules`` acceptance policy decides what it accepts: same
+device, same driver major version, a target minor version at least the
+source's.
+
+Possible values:
+
+* True: track devices without the attribute through their descriptor;
+* False: track only devices with the attribute; instances using others
+  are scheduled as stock Nova would.
+
+Related options:
+
+* ``[migcompat]synthesis_pci_drivers``: which PCI functions get one.
 """),
     cfg.ListOpt(
         'synthesis_pci_drivers',
         default=['*_vfio_pci'],
         help="""
-Drivers (shell-style patterns) of PCI functions to synthesize descriptors
-for when they have no ``migration_version`` attribute.
+Drivers of the PCI functions to synthesize descriptors for when they have
+no ``migration_version`` attribute.
 
 The default covers the vendor VFIO variant drivers that implement
 migration (``mlx5_vfio_pci``, ``hisi_acc_vfio_pci``...).  Plain
 ``vfio-pci`` has no migration support (libvirt also binds every assigned
 VF to it), so it is not included.  mdev types are always described.
-"""),
-    cfg.StrOpt(
-        'acceptance_policy',
-        default='rules',
-        help="""
-The policy that decides acceptance for synthesized descriptors, by entry
-point name in the ``nova_migcompat.policies`` namespace.
 
-``rules`` accepts a source when device API, driver, PCI ids, mdev type,
-attributes and vendor fields are equal, the driver major version is equal
-and the target's minor version is the same or newer.
+Possible values:
+
+* A list of shell-style patterns matched against the name of the driver a
+  function is bound to.
+
+Related options:
+
+* ``[migcompat]synthesize_descriptors``: must be enabled.
 """),
 ]
 
@@ -86,31 +119,51 @@ agent_opts = [
 The name of this host's compute node resource provider in placement.
 
 Nova names the root provider of a compute node after the hypervisor
-hostname (``openstack hypervisor list`` shows it; for libvirt it is the
-host name libvirt reports, usually the machine's host name), and names the
-provider of a physical GPU ``<nodename>_pci_<domain>_<bus>_<slot>_<fn>``.
+hostname, and the provider of a physical GPU
+``<nodename>_pci_<domain>_<bus>_<slot>_<fn>``.  With the default, the
+agent also tries the host's FQDN.
+
+Possible values:
+
+* The hypervisor hostname of this host, as ``openstack hypervisor list``
+  shows it (for libvirt, the host name libvirt reports).
 """),
     cfg.IntOpt(
         'interval',
         default=60,
         min=5,
         help="""
-Seconds between two reporting cycles of the agent (a random 10% jitter is
-added so that a fleet does not query placement in lockstep).
+Seconds between two reporting cycles of the agent.
 
-A new string on one host is accepted (or refused) by every other host
-within about two intervals: one for the new host to publish it, one for
-the others to check it.
+A random 10% jitter is added so that a fleet does not query placement in
+lockstep.  A new string on one host is accepted (or refused) by every other
+host within about two intervals: one for the new host to publish it, one
+for the others to check it.
+
+Possible values:
+
+* An integer of at least 5.
 """),
     cfg.ListOpt(
         'mdev_types',
         default=[],
         help="""
-mdev types to report, e.g. Nova's ``[devices]enabled_mdev_types``.
+The mdev types to report.
 
-Empty (the default) reports every type a parent device supports.  A
-physical GPU's provider then requires a destination to accept the strings
-of all its types; list the types Nova uses to require only those.
+A physical GPU's provider requires a destination to accept the strings of
+all its reported types: list the types Nova uses to require only those.
+Devices of other types are ignored, even when they cannot be read.
+
+Possible values:
+
+* An empty list (the default): Nova's ``[devices]enabled_mdev_types``
+  from the same configuration files, or every type a parent device
+  supports when that is empty too;
+* A list of mdev type names, e.g. ``nvidia-35``.
+
+Related options:
+
+* ``[devices]enabled_mdev_types`` (Nova's): used when this is empty.
 """),
     cfg.IntOpt(
         'max_catalog_strings',
@@ -118,17 +171,27 @@ of all its types; list the types Nova uses to require only those.
         min=1,
         help="""
 The most fleet strings (``CUSTOM_MIGCOMPAT_SRC_*`` traits in placement)
-one cycle checks the local devices against.  Beyond it, the cycle checks
-the first ones in trait order and logs an error: raise it for very
-heterogeneous fleets.
+one cycle checks the local devices against.
+
+Beyond it, the cycle checks the first ones in trait order and logs an
+error.
+
+Possible values:
+
+* A positive integer; raise it for very heterogeneous fleets.
 """),
     cfg.BoolOpt(
         'delete_unused_traits',
         default=False,
         help="""
 Delete ``CUSTOM_MIGCOMPAT_*`` traits that no resource provider carries any
-more, at the end of each cycle.  Enable it on one agent of the fleet (or
-all: deleting a trait in use is refused by placement).
+more, at the end of each cycle.
+
+Possible values:
+
+* True: delete them (placement refuses to delete a trait in use, so
+  enabling it on every agent is safe);
+* False: leave them (enable it on one agent of the fleet).
 """),
 ]
 
@@ -148,8 +211,21 @@ What MigrationCompatibilityFilter does when it cannot work out a request
 The error is logged with the instance uuid either way.  ``reject`` is the
 safe choice: a live migration to a destination whose devices may not accept
 the device state fails mid-flight.
+
+Related options:
+
+* ``[filter_scheduler]enabled_filters`` (Nova's): must list
+  ``MigrationCompatibilityFilter`` for this to apply.
 """),
 ]
+
+#: Nova's own option (``nova/conf/devices.py``), which the agent reads
+#: where ``[migcompat]mdev_types`` is unset, without importing Nova.
+NOVA_DEVICES_GROUP = 'devices'
+nova_enabled_mdev_types = cfg.ListOpt(
+    'enabled_mdev_types',
+    default=[],
+    help="Nova's option: the mdev types Nova uses.")
 
 PLACEMENT_GROUP = 'placement'
 
@@ -177,6 +253,29 @@ def register_placement_opts(conf):
     conf.register_opts(_placement_adapter_opts(), group=PLACEMENT_GROUP)
     # A hung placement must not hang the agent forever.
     conf.set_default('timeout', 30, group=PLACEMENT_GROUP)
+
+
+def register_nova_device_opts(conf):
+    """Nova's ``[devices]enabled_mdev_types``, unless already registered."""
+    try:
+        conf.register_opt(nova_enabled_mdev_types, group=NOVA_DEVICES_GROUP)
+    except cfg.DuplicateOptError:
+        # Nova's own definition (the agent runs in a process with Nova's
+        # options): the same option, read the same way.
+        pass
+
+
+def mdev_types(conf):
+    """The mdev types to report; empty means every type.
+
+    ``[migcompat]mdev_types``, else Nova's ``[devices]enabled_mdev_types``.
+    """
+    if conf.migcompat.mdev_types:
+        return list(conf.migcompat.mdev_types)
+    try:
+        return list(conf.devices.enabled_mdev_types or [])
+    except cfg.NoSuchOptError:
+        return []
 
 
 def list_opts():

@@ -66,3 +66,11 @@ class NotFound(PlacementError):
 
 class GenerationConflict(PlacementError):
     """A provider changed between our read and our write (409)."""
+
+
+class RootProviderNotFound(MigCompatError):
+    """The compute node's root resource provider is not in placement."""
+
+
+class Stopped(MigCompatError):
+    """The agent was asked to stop: the cycle ends before its next write."""

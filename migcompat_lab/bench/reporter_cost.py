@@ -101,7 +101,7 @@ def _measure(side, devices, catalog_size, steady_runs=3):
                 discovery = []
                 for _run in range(steady_runs):
                     started = time.perf_counter()
-                    found = sources.discover(conf, reporter.sources)
+                    found = sources.discover(reporter.sources)
                     discovery.append(time.perf_counter() - started)
                 first, first_s = _cycle(reporter)
                 steady = [_cycle(reporter) for _run in range(steady_runs)]

@@ -10,10 +10,13 @@ MDEV_TYPE = 'mdev_type'
 MDEV = 'mdev'
 #: A PCI function (a PF, or an SR-IOV VF) assigned as a whole.
 PCI = 'pci'
-KINDS = (MDEV_TYPE, MDEV, PCI)
 
-#: Where a device's string came from.
+#: Where a device's string came from: a writable ``migration_version``
+#: (the kernel write decides), a read-only one (the acceptance policy of
+#: the string's format decides), or synthesized from sysfs facts (the
+#: policy decides).
 FROM_ATTRIBUTE = 'attribute'
+FROM_READONLY = 'read-only attribute'
 FROM_SYNTHESIS = 'synthesized'
 
 
@@ -23,8 +26,8 @@ class Device:
 
     ``string`` is None when it could not be read; ``error`` then says why.
     ``attribute`` is the path of the writable ``migration_version``
-    attribute, or None for a synthesized descriptor (the acceptance policy
-    then stands in for the kernel write).
+    attribute, or None when the kernel cannot be asked (a read-only
+    attribute, a synthesized descriptor).
     """
 
     kind: str
@@ -43,7 +46,6 @@ class Device:
     #: device_api, type_name...
     facts: typing.Dict[str, str] = dataclasses.field(default_factory=dict)
     error: typing.Optional[str] = None
-    source: typing.Optional[str] = None
 
     @property
     def tracked(self):

@@ -9,7 +9,8 @@ One cycle (:meth:`Reporter.run_cycle`):
 3. read the fleet's catalog: every ``CUSTOM_MIGCOMPAT_SRC_*`` trait some
    provider has, decoded;
 4. run the target-side check of every catalog string against the local
-   target devices (mdev types, PCI functions);
+   target devices (mdev types, PCI functions), each asked through the
+   device source that found it;
 5. per provider, compute our traits: ``SRC`` for the strings its devices
    produce, ``ACC`` for the strings one of its devices accepts; an
    "unknown" check keeps what was published before;
@@ -29,15 +30,13 @@ import typing
 
 from oslo_log import log as logging
 
-from nova_migcompat.agent import check as check_mod
 from nova_migcompat.agent import device as device_mod
 from nova_migcompat.agent import provider_names
 from nova_migcompat.agent import source as sources_mod
-from nova_migcompat.agent import sysfs as sysfs_mod
+from nova_migcompat.agent import verdict as verdict_mod
 from nova_migcompat import codec
+from nova_migcompat import conf as migcompat_conf
 from nova_migcompat import exception
-from nova_migcompat import inventory
-from nova_migcompat import policies
 
 LOG = logging.getLogger(__name__)
 
@@ -48,12 +47,12 @@ _PRODUCERS = (device_mod.MDEV_TYPE, device_mod.MDEV, device_mod.PCI)
 _TARGETS = (device_mod.MDEV_TYPE, device_mod.PCI)
 
 
-class RootProviderNotFound(exception.MigCompatError):
-    pass
+@dataclasses.dataclass
+class Producer:
+    """A local device and the token its string publishes as."""
 
-
-class Stopped(exception.MigCompatError):
-    pass
+    device: device_mod.Device
+    token: str
 
 
 @dataclasses.dataclass
@@ -61,9 +60,10 @@ class ProviderPlan:
     """The local devices behind one resource provider."""
 
     name: str
-    #: Entries (device + token) whose strings the provider produces.
+    #: Producers whose strings the provider produces.
     producers: list = dataclasses.field(default_factory=list)
-    #: Devices that take part in the target-side check.
+    #: ``(source, device)`` of the devices that take part in the
+    #: target-side check, each asked through its own source.
     targets: list = dataclasses.field(default_factory=list)
     #: A device of this provider could not be read: keep its SRC traits.
     degraded: bool = False
@@ -110,20 +110,25 @@ class Reporter(object):
         self.conf = conf
         self.client = client
         self.nodename = conf.migcompat.nodename
-        self.sysfs = sysfs_mod.Sysfs(conf.migcompat.sysfs_root)
         self.sources = (sources if sources is not None
                         else sources_mod.load_sources(conf))
-        self.policy = policies.get_policy(conf.migcompat.acceptance_policy)
-        self.mdev_types = set(conf.migcompat.mdev_types)
+        self.mdev_types = set(migcompat_conf.mdev_types(conf))
         self.should_stop = should_stop or (lambda: False)
 
     # Local state -------------------------------------------------------
 
-    def _wanted(self, dev):
-        if self.mdev_types and dev.kind in (device_mod.MDEV_TYPE,
-                                            device_mod.MDEV):
-            return dev.mdev_type in self.mdev_types
-        return True
+    def _excluded(self, dev):
+        """True for an mdev (type) of a type the operator does not use.
+
+        A device whose type is unknown is excluded only when it is healthy
+        (then it has no type); an unreadable one may be of a used type.
+        """
+        if not self.mdev_types or dev.kind not in (device_mod.MDEV_TYPE,
+                                                   device_mod.MDEV):
+            return False
+        if dev.mdev_type is None:
+            return dev.error is None
+        return dev.mdev_type not in self.mdev_types
 
     def _provider_name(self, dev):
         if dev.kind == device_mod.PCI:
@@ -138,19 +143,22 @@ class Reporter(object):
         :param known_providers: names of the providers in placement; devices
             of others (mdev parents Nova does not use) are left out.
         """
-        devices = sources_mod.discover(self.conf, self.sources)
         plans = {}
         degrade_all = False
-        for dev in devices:
-            name = self._provider_name(dev)
-            if dev.error and (name is None or not self._wanted(dev)):
-                # Cannot tell which provider (or type) it belongs to: keep
-                # every provider's SRC traits this cycle.
-                degrade_all = True
-                report.device_problems.append('%s: %s'
-                                              % (dev.name, dev.error))
+        for source, dev in sources_mod.discover(self.sources):
+            if self._excluded(dev):
+                if dev.error:
+                    LOG.debug('Device %s of mdev type %s (not reported): '
+                              '%s', dev.name, dev.mdev_type, dev.error)
                 continue
-            if not self._wanted(dev):
+            name = self._provider_name(dev)
+            if name is None:
+                if dev.error:
+                    # Cannot tell which provider it belongs to: keep every
+                    # provider's SRC traits this cycle.
+                    degrade_all = True
+                    report.device_problems.append('%s: %s'
+                                                  % (dev.name, dev.error))
                 continue
             report.devices += 1
             if known_providers is not None and name not in known_providers:
@@ -158,26 +166,27 @@ class Reporter(object):
                           'by Nova), not reported', dev.name, name)
                 continue
             plan = plans.setdefault(name, ProviderPlan(name))
-            entry = inventory.describe(dev)
             if not dev.tracked:
                 if dev.error:
                     plan.degraded = True
                     report.device_problems.append('%s: %s'
                                                   % (dev.name, dev.error))
                 continue
-            if entry.token is None:
+            try:
+                token = codec.encode(dev.string)
+            except exception.UnpublishableString as e:
                 # Loud: the device cannot take part until its vendor
                 # shortens its string.
-                LOG.error('Device %s (%s) is not tracked: %s', dev.name,
-                          self.sysfs.relative(dev.path), entry.problem)
-                report.device_problems.append('%s: %s'
-                                              % (dev.name, entry.problem))
+                LOG.error('Device %s (%s) is not tracked: unpublishable: '
+                          '%s', dev.name, dev.path, e)
+                report.device_problems.append('%s: unpublishable: %s'
+                                              % (dev.name, e))
                 continue
             report.tracked += 1
             if dev.kind in _PRODUCERS:
-                plan.producers.append(entry)
+                plan.producers.append(Producer(dev, token))
             if dev.kind in _TARGETS:
-                plan.targets.append(dev)
+                plan.targets.append((source, dev))
         if degrade_all:
             for name in known_providers or ():
                 plans.setdefault(name, ProviderPlan(name)).degraded = True
@@ -201,18 +210,18 @@ class Reporter(object):
     def _aggregate(self, plan, text, report):
         """Accepted if one target accepts; unknown if one cannot tell."""
         results = []
-        for dev in plan.targets:
+        for source, dev in plan.targets:
             report.checks += 1
-            verdict = check_mod.check(self.sysfs, dev, text, self.policy)
+            verdict = source.check(dev, text)
             if verdict.accepts:
-                return check_mod.ACCEPTS
-            if verdict.result == check_mod.UNKNOWN:
+                return verdict_mod.ACCEPTS
+            if verdict.result == verdict_mod.UNKNOWN:
                 LOG.info('Device %s cannot tell whether it accepts %r: %s',
                          dev.name, text[:80], verdict.reason)
             results.append(verdict.result)
-        if check_mod.UNKNOWN in results:
-            return check_mod.UNKNOWN
-        return check_mod.REFUSES
+        if verdict_mod.UNKNOWN in results:
+            return verdict_mod.UNKNOWN
+        return verdict_mod.REFUSES
 
     @staticmethod
     def desired(plan, verdicts, current, unchecked=frozenset()):
@@ -224,7 +233,7 @@ class Reporter(object):
         ours = {t for t in current if codec.parse_trait(t)}
         if plan is None:
             return set()
-        want = {codec.trait(codec.SRC, e.token) for e in plan.producers}
+        want = {codec.trait(codec.SRC, p.token) for p in plan.producers}
         if plan.degraded:
             want |= {t for t in ours if codec.parse_trait(t)[0] == codec.SRC}
         # An "unknown" keeps an earlier acceptance only while the provider's
@@ -234,8 +243,8 @@ class Reporter(object):
                                 if codec.parse_trait(t)[0] == codec.SRC}
         for token, result in verdicts.get(plan.name, {}).items():
             acc = codec.trait(codec.ACC, token)
-            if result == check_mod.ACCEPTS or (
-                    result == check_mod.UNKNOWN and acc in current and
+            if result == verdict_mod.ACCEPTS or (
+                    result == verdict_mod.UNKNOWN and acc in current and
                     same_devices):
                 want.add(acc)
         for token in unchecked:
@@ -281,10 +290,10 @@ class Reporter(object):
         for token in sorted(catalog):
             tokens.setdefault(catalog[token], token)
         for plan in plans.values():
-            for entry in plan.producers:
-                entry.token = tokens.setdefault(entry.device.string,
-                                                entry.token)
-                catalog.setdefault(entry.token, entry.device.string)
+            for producer in plan.producers:
+                producer.token = tokens.setdefault(producer.device.string,
+                                                   producer.token)
+                catalog.setdefault(producer.token, producer.device.string)
 
     def _tree(self):
         root = self.client.find_provider(self.nodename)
@@ -299,7 +308,7 @@ class Reporter(object):
                              'to skip the lookup', fqdn)
                     self.nodename = fqdn
         if root is None:
-            raise RootProviderNotFound(
+            raise exception.RootProviderNotFound(
                 'No resource provider named %r in placement: is '
                 'nova-compute running on this host, and is '
                 '[migcompat]nodename its hypervisor hostname (see '
@@ -317,7 +326,8 @@ class Reporter(object):
             if ours == want:
                 return
             if self.should_stop():
-                raise Stopped('stopped before writing %s' % rp['name'])
+                raise exception.Stopped('stopped before writing %s'
+                                        % rp['name'])
             # Create new traits once per cycle, never from memory of past
             # cycles: another agent may have garbage-collected them since.
             for name in sorted(want - current - created):
@@ -374,7 +384,8 @@ class Reporter(object):
         self._add_local_strings(plans, catalog)
         report.catalog = len(catalog)
         if self.should_stop():
-            raise Stopped('stopped before the target-side check')
+            raise exception.Stopped(
+                'stopped before the target-side check')
         verdicts = self.evaluate(plans, catalog, report)
         failures = []
         created = set()
@@ -384,7 +395,7 @@ class Reporter(object):
                             report, created)
             except exception.NotFound:
                 LOG.info('Provider %s disappeared during the cycle', name)
-            except (exception.PlacementUnavailable, Stopped):
+            except (exception.PlacementUnavailable, exception.Stopped):
                 raise
             except exception.PlacementError as e:
                 failures.append(str(e))

@@ -1,22 +1,50 @@
-"""Device sources: plugins that enumerate a host's migratable devices.
+"""Device sources: what a host has, and what its devices accept.
 
-A source is a class in the ``nova_migcompat.device_sources`` stevedore
-namespace, built with the oslo.config object, whose ``discover()`` returns
-:class:`~nova_migcompat.agent.device.Device` objects.
+The contract
+------------
+
+A device source is a class registered in the ``nova_migcompat.device_sources``
+stevedore namespace and enabled by its entry point name in
+``[migcompat]device_sources``.  The agent builds it once per configuration
+with the oslo.config object (``Source(conf)``) and then calls:
+
+``discover()``
+    The source's devices, a list of
+    :class:`~nova_migcompat.agent.device.Device`.  A device whose string
+    cannot be read is returned with ``error`` set, never dropped, and never
+    allowed to hide the other devices; a failure to enumerate at all
+    raises (:class:`~nova_migcompat.exception.MigCompatError` or
+    ``OSError``), so that the cycle fails instead of withdrawing what was
+    published.
+
+``check(device, text)``
+    The target-side check: would ``device`` (one this source discovered)
+    accept the state of a device whose compatibility string is ``text``?
+    Returns a :class:`~nova_migcompat.agent.verdict.Verdict`: ``ACCEPTS``
+    only for a definite yes, ``REFUSES`` for a definite no, ``UNKNOWN``
+    when it cannot tell now (busy device, vanished device, no policy for
+    the string).  It must not raise for a device problem, and must bound
+    what it costs.
+
+The reporter keeps each device with the source that found it and asks that
+source, so a vendor source (e.g. one on NVIDIA's NVML compatibility API)
+brings its own check without any change to the reporter.  The built-in
+``sysfs`` source (:mod:`nova_migcompat.agent.sysfs_source`) reads
+``migration_version`` attributes, synthesizes descriptors, and answers
+with the kernel write or the acceptance policy of the string's format.
 """
 
 import abc
 
-from oslo_log import log as logging
 from stevedore import named
 
-LOG = logging.getLogger(__name__)
 NAMESPACE = 'nova_migcompat.device_sources'
 
 
 class DeviceSource(metaclass=abc.ABCMeta):
-    """The device source interface."""
+    """The device source interface (see the module)."""
 
+    #: The entry point name.
     name = None
 
     def __init__(self, conf):
@@ -24,11 +52,11 @@ class DeviceSource(metaclass=abc.ABCMeta):
 
     @abc.abstractmethod
     def discover(self):
-        """Return a list of Devices.
+        """Return a list of Devices (see the module)."""
 
-        A device whose string cannot be read is returned with ``error``
-        set, never dropped and never allowed to hide the other devices.
-        """
+    @abc.abstractmethod
+    def check(self, device, text):
+        """Return the Verdict of ``device`` on the string ``text``."""
 
 
 def _on_load_failure(manager, entrypoint, exc):
@@ -54,12 +82,7 @@ def _missing(names):
     return callback
 
 
-def discover(conf, sources=None):
-    """Every device of every enabled source."""
-    devices = []
-    for source in sources if sources is not None else load_sources(conf):
-        found = source.discover()
-        for device in found:
-            device.source = source.name
-        devices.extend(found)
-    return devices
+def discover(sources):
+    """``(source, device)`` for every device of every source, in order."""
+    return [(source, device) for source in sources
+            for device in source.discover()]

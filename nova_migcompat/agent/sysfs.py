@@ -1,7 +1,23 @@
 """The one place that knows the sysfs layout and how to use it safely.
 
-Every path is confined to a configured root: links are resolved, and one
-that leads out of the root raises
+The kernel layout (every path relative to the configured root)::
+
+    class/mdev_bus/<parent>                 -> the parent device's directory
+        mdev_supported_types/<type>/        name, device_api,
+                                            available_instances,
+                                            migration_version
+    bus/mdev/devices/<uuid>                 -> <parent dir>/<uuid>
+        mdev_type                           -> the type's directory
+        migration_version
+    bus/pci/devices/<address>               -> the function's directory
+        vendor, device, physfn, migration_version
+        driver                              -> bus/pci/drivers/<driver>
+            module                          -> module/<module>
+    module/<module>/version
+
+Device sources ask :class:`Sysfs` for these facts and never build a path
+of their own.  Every path is confined to the root: links are resolved, and
+one that leads out of the root raises
 :class:`~nova_migcompat.exception.OutsideRoot` instead of being followed.
 Reads are bounded.  The only write is
 :meth:`Sysfs.write_migration_version`, which refuses anything that is not
@@ -12,28 +28,28 @@ import errno
 import os
 import re
 import stat
-import sys
 
 from nova_migcompat import compat_string
 from nova_migcompat import exception
 
 
-def _real_os():
-    # Under eventlet (the agent inside nova's in-process test cloud and the
-    # demo) os.read/os.write are green: on EAGAIN they wait for the fd and
-    # retry forever.  A sysfs attribute answers EAGAIN for "busy, ask
-    # later", so use the real calls.
-    patcher = sys.modules.get('eventlet.patcher')
-    return patcher.original('os') if patcher is not None else os
-
-
 ATTRIBUTE = 'migration_version'
 
-MDEV_BUS = ('class', 'mdev_bus')
-MDEV_DEVICES = ('bus', 'mdev', 'devices')
-PCI_DEVICES = ('bus', 'pci', 'devices')
-MODULES = ('module',)
-MDEV_TYPES = 'mdev_supported_types'
+_MDEV_BUS = ('class', 'mdev_bus')
+_MDEV_DEVICES = ('bus', 'mdev', 'devices')
+_PCI_DEVICES = ('bus', 'pci', 'devices')
+_MODULES = 'module'
+_MDEV_TYPES = 'mdev_supported_types'
+_MDEV_TYPE_LINK = 'mdev_type'
+_DRIVER_LINK = 'driver'
+_MODULE_LINK = 'module'
+_PHYSFN_LINK = 'physfn'
+_MODULE_VERSION = 'version'
+#: PCI function attributes: the facts of a device.
+_PCI_IDS = ('vendor', 'device')
+#: mdev type attributes, and the facts they become.
+_MDEV_TYPE_FACTS = (('name', 'type_name'), ('device_api', 'device_api'),
+                    ('available_instances', 'available_instances'))
 
 #: File systems a migration_version attribute may live on.
 WRITABLE_FSTYPES = ('sysfs', 'fuse')
@@ -111,9 +127,6 @@ class Sysfs(object):
                 % (real, self.root))
         return real
 
-    def exists(self, path):
-        return os.path.lexists(path)
-
     def listdir(self, path):
         """Sorted entries of a directory; [] if it does not exist."""
         try:
@@ -151,9 +164,8 @@ class Sysfs(object):
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise exception.SysfsError(where, 'not an attribute file')
             chunks, size = [], 0
-            real_os = _real_os()
             while size <= limit:
-                chunk = real_os.read(fd, limit + 1 - size)
+                chunk = os.read(fd, limit + 1 - size)
                 if not chunk:
                     break
                 chunks.append(chunk)
@@ -194,6 +206,119 @@ class Sysfs(object):
             return None
         return os.path.basename(self.resolve(path))
 
+    # The kernel layout -------------------------------------------------
+    # A listing that fails raises: "no devices" would withdraw every
+    # published trait on the strength of a failed read.
+
+    def mdev_parents(self):
+        """The names of the mdev parent devices (``class/mdev_bus``)."""
+        return self.listdir(self.path(*_MDEV_BUS))
+
+    def mdev_parent_link(self, parent):
+        """The path (a link) of an mdev parent device, by name."""
+        return self.path(*(_MDEV_BUS + (parent,)))
+
+    def mdev_type_names(self, parent_dir):
+        """The mdev types a parent device (its resolved directory) offers."""
+        return self.listdir(os.path.join(parent_dir, _MDEV_TYPES))
+
+    def mdev_type_path(self, parent_dir, type_name):
+        """The directory of one mdev type of a parent device."""
+        return os.path.join(parent_dir, _MDEV_TYPES, type_name)
+
+    def mdev_type_facts(self, type_dir):
+        """``type_name``, ``device_api``, ``available_instances`` of a type.
+
+        Absent attributes are left out.
+        """
+        facts = {}
+        for attr, key in _MDEV_TYPE_FACTS:
+            value = self.read_optional(os.path.join(type_dir, attr))
+            if value is not None:
+                facts[key] = value
+        return facts
+
+    def mdev_uuids(self):
+        """The uuids of the mdev instances (``bus/mdev/devices``)."""
+        return self.listdir(self.path(*_MDEV_DEVICES))
+
+    def mdev_link(self, uuid):
+        """The path (a link) of an mdev instance, by uuid."""
+        return self.path(*(_MDEV_DEVICES + (uuid,)))
+
+    def mdev_parent(self, mdev_dir):
+        """``(name, directory)`` of the parent of an mdev (resolved dir)."""
+        parent_dir = os.path.dirname(mdev_dir)
+        return os.path.basename(parent_dir), parent_dir
+
+    def mdev_type_of(self, mdev_dir):
+        """``(type name, type directory)`` of an mdev, or (None, None)."""
+        link = os.path.join(mdev_dir, _MDEV_TYPE_LINK)
+        name = self.link_name(link)
+        if name is None:
+            return None, None
+        return name, self.resolve(link)
+
+    def pci_addresses(self):
+        """The addresses of the PCI functions (``bus/pci/devices``)."""
+        return self.listdir(self.path(*_PCI_DEVICES))
+
+    def pci_function_link(self, address):
+        """The path (a link) of a PCI function, by address."""
+        return self.path(*(_PCI_DEVICES + (address,)))
+
+    def physfn(self, dev_dir):
+        """The address of the PF of a VF; None for other functions."""
+        return self.link_name(os.path.join(dev_dir, _PHYSFN_LINK))
+
+    def pci_ids(self, dev_dir):
+        """``{'vendor': '0x10de', 'device': '0x1eb8'}``, as far as known."""
+        ids = {}
+        for attr in _PCI_IDS:
+            value = self.read_optional(os.path.join(dev_dir, attr))
+            if value is not None:
+                ids[attr] = value
+        return ids
+
+    def driver(self, dev_dir):
+        """The name of the driver a device is bound to, or None."""
+        return self.link_name(os.path.join(dev_dir, _DRIVER_LINK))
+
+    def driver_version(self, dev_dir):
+        """The version of the bound driver's module, or None.
+
+        The module is the driver's ``module`` link, or the driver's name
+        with ``-`` as ``_`` (built-in drivers have no link).
+        """
+        link = os.path.join(dev_dir, _DRIVER_LINK)
+        driver = self.link_name(link)
+        if driver is None:
+            return None
+        module = (self.link_name(os.path.join(self.resolve(link),
+                                              _MODULE_LINK)) or
+                  driver.replace('-', '_'))
+        return self.read_optional(self.path(_MODULES, module,
+                                            _MODULE_VERSION))
+
+    def migration_version(self, dev_dir):
+        """The device's ``migration_version``: ``(path, writable)`` or None.
+
+        ``writable`` is False for an attribute without write permission
+        bits: a kernel that shows its string but takes no writes (the
+        August 2020 ``self``/``compatible`` revision of the interface).
+        """
+        path = os.path.join(dev_dir, ATTRIBUTE)
+        if not os.path.lexists(path):
+            return None
+        try:
+            mode = os.stat(self.resolve(path)).st_mode
+        except OSError as e:
+            raise exception.SysfsError(self.relative(path), 'cannot stat: %s'
+                                       % errno_name(e.errno))
+        return path, bool(mode & 0o222)
+
+    # The one write -----------------------------------------------------
+
     def write_migration_version(self, path, text):
         """Write ``text`` into a ``migration_version`` attribute.
 
@@ -225,7 +350,7 @@ class Sysfs(object):
                 raise exception.UnsafeWrite(
                     where, 'changed under us: not an attribute of the %s '
                     'mount at %s' % (mount.fstype, mount.mountpoint))
-            written = _real_os().write(fd, data)
+            written = os.write(fd, data)
             if written != len(data):
                 raise OSError(errno.EIO, 'short write: %d of %d bytes'
                               % (written, len(data)))

@@ -1,17 +1,26 @@
 """The sysfs device source: mdev types, mdev instances and PCI functions.
 
-Layout (of the kernel proposal; every path relative to the configured root):
+Discovery asks :class:`~nova_migcompat.agent.sysfs.Sysfs` (the one place
+that knows the kernel layout) for mdev types, mdev instances and PCI
+functions and their ``migration_version`` attributes.  A device without
+the attribute gets a synthesized descriptor (see
+:mod:`nova_migcompat.agent.descriptor`) when ``synthesize_descriptors`` is
+on.
 
-* ``class/mdev_bus/<parent>/mdev_supported_types/<type>/migration_version``
-* ``bus/mdev/devices/<uuid>/migration_version``
-* ``bus/pci/devices/<address>/migration_version``
+The target-side check:
 
-A device without the attribute gets a synthesized descriptor (see
-:mod:`nova_migcompat.agent.descriptor`) when ``synthesize_descriptors`` is on.
+* a writable ``migration_version``: the string is written into it and the
+  errno of the write answers (success: accepts; ``EINVAL`` and other
+  refusals: refuses; transient errors and our own lack of permission:
+  unknown);
+* a read-only ``migration_version`` (the ``self``/``compatible`` revision
+  of the interface, where userspace does the matching) or a synthesized
+  descriptor: the acceptance policy of the string's format decides
+  (:func:`nova_migcompat.policies.decide`); nothing is written.
 """
 
+import errno
 import fnmatch
-import os
 import platform
 
 from oslo_log import log as logging
@@ -20,11 +29,20 @@ from nova_migcompat.agent import descriptor
 from nova_migcompat.agent import device as device_mod
 from nova_migcompat.agent import source as sources
 from nova_migcompat.agent import sysfs as sysfs_mod
+from nova_migcompat.agent import verdict as verdict_mod
 from nova_migcompat import exception
+from nova_migcompat import policies
 
 LOG = logging.getLogger(__name__)
 
 DEFAULT_DEVICE_API = 'vfio-pci'
+
+#: Try again next cycle: the device is busy, or went away while we looked.
+TRANSIENT_ERRNOS = frozenset([
+    errno.EBUSY, errno.EAGAIN, errno.EINTR, errno.EIO, errno.ENOENT,
+    errno.ENODEV, errno.ENXIO, errno.ETIMEDOUT])
+#: Our own fault (not root, read-only mount): says nothing about the device.
+PERMISSION_ERRNOS = frozenset([errno.EACCES, errno.EPERM, errno.EROFS])
 
 
 def _hex_id(text):
@@ -39,11 +57,13 @@ def _hex_id(text):
 class SysfsDeviceSource(sources.DeviceSource):
     name = 'sysfs'
 
-    def __init__(self, conf, sysfs=None):
+    def __init__(self, conf):
         super().__init__(conf)
-        self.sysfs = sysfs or sysfs_mod.Sysfs(conf.migcompat.sysfs_root)
+        self.sysfs = sysfs_mod.Sysfs(conf.migcompat.sysfs_root)
         self.synthesize = conf.migcompat.synthesize_descriptors
         self.pci_drivers = conf.migcompat.synthesis_pci_drivers
+
+    # Discovery ---------------------------------------------------------
 
     def discover(self):
         devices = []
@@ -56,36 +76,27 @@ class SysfsDeviceSource(sources.DeviceSource):
                           self.sysfs.relative(dev.path), dev.error)
         return devices
 
-    def _entries(self, parts):
-        # A listing that fails raises: "no devices" would withdraw every
-        # published trait on the strength of a failed read.
-        return self.sysfs.listdir(self.sysfs.path(*parts))
-
     def _pci_facts(self, dev_dir):
         s = self.sysfs
-        facts = {}
-        for attr in ('vendor', 'device'):
-            value = s.read_optional(os.path.join(dev_dir, attr))
-            if value is not None:
-                facts[attr] = value
-        driver_link = os.path.join(dev_dir, 'driver')
-        driver = s.link_name(driver_link)
+        facts = s.pci_ids(dev_dir)
+        driver = s.driver(dev_dir)
         if driver:
             facts['driver'] = driver
-            module_link = os.path.join(s.resolve(driver_link), 'module')
-            module = s.link_name(module_link) or driver.replace('-', '_')
-            version = s.read_optional(
-                s.path(*(sysfs_mod.MODULES + (module, 'version'))))
+            version = s.driver_version(dev_dir)
             if version:
                 facts['driver_version'] = version
         return facts
 
     def _string(self, dev, facts, device_api, mdev_type):
-        attr = os.path.join(dev.path, sysfs_mod.ATTRIBUTE)
-        if self.sysfs.exists(attr):
-            dev.attribute = attr
-            dev.origin = device_mod.FROM_ATTRIBUTE
-            dev.string = self.sysfs.read_compat_string(attr)
+        attr = self.sysfs.migration_version(dev.path)
+        if attr is not None:
+            path, writable = attr
+            dev.string = self.sysfs.read_compat_string(path)
+            if writable:
+                dev.attribute = path
+                dev.origin = device_mod.FROM_ATTRIBUTE
+            else:
+                dev.origin = device_mod.FROM_READONLY
         elif self.synthesize and facts.get('driver'):
             dev.origin = device_mod.FROM_SYNTHESIS
             dev.string = descriptor.synthesize(
@@ -97,23 +108,22 @@ class SysfsDeviceSource(sources.DeviceSource):
     def _mdev_types(self):
         s = self.sysfs
         devices = []
-        for parent in self._entries(sysfs_mod.MDEV_BUS):
-            link = s.path(*(sysfs_mod.MDEV_BUS + (parent,)))
+        for parent in s.mdev_parents():
+            link = s.mdev_parent_link(parent)
             try:
                 parent_dir = s.resolve(link)
                 facts = self._pci_facts(parent_dir)
-                types = s.listdir(os.path.join(parent_dir,
-                                               sysfs_mod.MDEV_TYPES))
+                types = s.mdev_type_names(parent_dir)
             except exception.MigCompatError as e:
                 devices.append(device_mod.Device(
                     kind=device_mod.MDEV_TYPE, name=parent + '/*',
                     path=link, parent=parent, error=str(e)))
                 continue
             for type_name in types:
-                type_dir = os.path.join(parent_dir, sysfs_mod.MDEV_TYPES,
-                                        type_name)
-                devices.append(self._mdev_type(parent, type_name, type_dir,
-                                               facts))
+                devices.append(self._mdev_type(
+                    parent, type_name, s.mdev_type_path(parent_dir,
+                                                        type_name),
+                    facts))
         return devices
 
     def _mdev_type(self, parent, type_name, type_dir, parent_facts):
@@ -125,13 +135,7 @@ class SysfsDeviceSource(sources.DeviceSource):
         try:
             dev.path = s.resolve(type_dir)
             facts = dict(parent_facts)
-            for attr, key in (('name', 'type_name'),
-                              ('device_api', 'device_api'),
-                              ('available_instances',
-                               'available_instances')):
-                value = s.read_optional(os.path.join(dev.path, attr))
-                if value is not None:
-                    facts[key] = value
+            facts.update(s.mdev_type_facts(dev.path))
             dev.facts = facts
             self._string(dev, facts,
                          facts.get('device_api', DEFAULT_DEVICE_API),
@@ -143,19 +147,17 @@ class SysfsDeviceSource(sources.DeviceSource):
     def _mdevs(self):
         s = self.sysfs
         devices = []
-        for uuid in self._entries(sysfs_mod.MDEV_DEVICES):
-            link = s.path(*(sysfs_mod.MDEV_DEVICES + (uuid,)))
+        for uuid in s.mdev_uuids():
+            link = s.mdev_link(uuid)
             dev = device_mod.Device(kind=device_mod.MDEV, name=uuid,
                                     path=link)
             try:
                 dev.path = s.resolve(link)
-                dev.parent = os.path.basename(os.path.dirname(dev.path))
-                type_link = os.path.join(dev.path, 'mdev_type')
-                dev.mdev_type = s.link_name(type_link)
-                facts = self._pci_facts(os.path.dirname(dev.path))
-                if dev.mdev_type:
-                    api = s.read_optional(os.path.join(
-                        s.resolve(type_link), 'device_api'))
+                dev.parent, parent_dir = s.mdev_parent(dev.path)
+                dev.mdev_type, type_dir = s.mdev_type_of(dev.path)
+                facts = self._pci_facts(parent_dir)
+                if type_dir is not None:
+                    api = s.mdev_type_facts(type_dir).get('device_api')
                     if api:
                         facts['device_api'] = api
                 dev.facts = facts
@@ -176,22 +178,69 @@ class SysfsDeviceSource(sources.DeviceSource):
     def _pci_functions(self):
         s = self.sysfs
         devices = []
-        for address in self._entries(sysfs_mod.PCI_DEVICES):
-            link = s.path(*(sysfs_mod.PCI_DEVICES + (address,)))
+        for address in s.pci_addresses():
+            link = s.pci_function_link(address)
             dev = device_mod.Device(kind=device_mod.PCI, name=address,
                                     path=link)
             try:
                 dev.path = s.resolve(link)
-                has_attr = s.exists(os.path.join(dev.path,
-                                                 sysfs_mod.ATTRIBUTE))
+                has_attr = s.migration_version(dev.path) is not None
                 facts = self._pci_facts(dev.path)
                 if not has_attr and not (self.synthesize and
                                          self._wanted_pci(facts)):
                     continue
-                dev.parent = s.link_name(os.path.join(dev.path, 'physfn'))
+                dev.parent = s.physfn(dev.path)
                 dev.facts = facts
                 self._string(dev, facts, DEFAULT_DEVICE_API, None)
             except exception.MigCompatError as e:
                 dev.error = str(e)
             devices.append(dev)
         return devices
+
+    # The target-side check ---------------------------------------------
+
+    def check(self, device, text):
+        """Would ``device`` accept the state of a device with string text?
+
+        The kernel write where the attribute is writable, else the
+        acceptance policy of the string's format.
+        """
+        if not device.tracked:
+            return verdict_mod.Verdict(
+                verdict_mod.UNKNOWN, 'device has no usable string: %s'
+                % (device.error or 'not tracked'))
+        if device.attribute is not None:
+            return self._write_check(device, text)
+        return verdict_mod.from_decision(policies.decide(text,
+                                                         device.string))
+
+    def _write_check(self, device, text):
+        """Write ``text`` into the device's attribute: the errno answers."""
+        driver = device.facts.get('driver', 'device')
+        try:
+            self.sysfs.write_migration_version(device.attribute, text)
+        except exception.UnsafeWrite as e:
+            LOG.error('Refusing the target-side check of %s: %s',
+                      device.name, e)
+            return verdict_mod.Verdict(
+                verdict_mod.UNKNOWN, 'unsafe write refused: %s' % e.reason)
+        except exception.OutsideRoot as e:
+            return verdict_mod.Verdict(verdict_mod.UNKNOWN, str(e))
+        except OSError as e:
+            name = sysfs_mod.errno_name(e.errno)
+            if e.errno in TRANSIENT_ERRNOS:
+                return verdict_mod.Verdict(
+                    verdict_mod.UNKNOWN, 'write failed with %s (transient, '
+                    'retried next cycle)' % name)
+            if e.errno in PERMISSION_ERRNOS:
+                LOG.error('Cannot write %s: %s; the agent must run as root',
+                          device.attribute, name)
+                return verdict_mod.Verdict(
+                    verdict_mod.UNKNOWN, 'write failed with %s (not '
+                    'permitted)' % name)
+            return verdict_mod.Verdict(
+                verdict_mod.REFUSES, 'the %s driver refused the string (%s)'
+                % (driver, name))
+        return verdict_mod.Verdict(
+            verdict_mod.ACCEPTS, 'the %s driver accepted the string'
+            % driver)

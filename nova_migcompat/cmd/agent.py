@@ -125,7 +125,8 @@ def print_dry_run(conf, out=None):
     report, plans, catalog = reporter.plan_locally()
     labels = {token: 'S%d' % (i + 1) for i, token in enumerate(catalog)}
     print('Dry run for node %s (sysfs root %s): nothing is sent to '
-          'placement.' % (conf.migcompat.nodename, reporter.sysfs.root),
+          'placement.' % (conf.migcompat.nodename,
+                          conf.migcompat.sysfs_root),
           file=out)
     print('\nStrings (the fleet catalog is these local strings only):',
           file=out)
@@ -135,10 +136,10 @@ def print_dry_run(conf, out=None):
             codec.trait(codec.SRC, token)), file=out)
     for name, plan in sorted(plans.items()):
         print('\nProvider %s' % name, file=out)
-        for entry in plan.producers:
+        for producer in plan.producers:
             print('  produces %s  (%s %s)' % (
-                labels[entry.token], entry.device.kind, entry.device.name),
-                file=out)
+                labels[producer.token], producer.device.kind,
+                producer.device.name), file=out)
         for token, result in report.verdicts.get(name, {}).items():
             print('  %-8s %s' % (result, labels[token]), file=out)
         if not plan.producers and not plan.targets:
@@ -153,6 +154,7 @@ def load_config(argv, default_config_files=None):
     conf = cfg.ConfigOpts()
     migcompat_conf.register_opts(conf)
     migcompat_conf.register_placement_opts(conf)
+    migcompat_conf.register_nova_device_opts(conf)
     conf.register_cli_opts(cli_opts)
     logging.register_options(conf)
     conf(argv, project='nova', prog='nova-migcompat-agent',

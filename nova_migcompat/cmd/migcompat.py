@@ -19,15 +19,12 @@ from oslo_config import cfg
 from oslo_log import log as logging
 import prettytable
 
-from nova_migcompat.agent import check as check_mod
-from nova_migcompat.agent import source as sources
-from nova_migcompat.agent import sysfs as sysfs_mod
+from nova_migcompat.cmd import devices
 from nova_migcompat import codec
 from nova_migcompat import conf as migcompat_conf
 from nova_migcompat import exception
 from nova_migcompat import fleet
 from nova_migcompat import formats
-from nova_migcompat import inventory
 from nova_migcompat import placement
 
 LOG = logging.getLogger(__name__)
@@ -45,72 +42,11 @@ def _print_json(data):
     print(json.dumps(data, indent=2, sort_keys=True))
 
 
-def _matrix(sysfs, entries):
-    """Every distinct local string checked against every local device."""
-    sources_, seen = [], set()
-    for entry in entries:
-        if entry.token and entry.device.string not in seen:
-            seen.add(entry.device.string)
-            sources_.append(entry)
-    rows = []
-    for target in entries:
-        if not target.device.tracked:
-            continue
-        row = {'target': target.device.name, 'results': {}}
-        for source in sources_:
-            verdict = check_mod.check(sysfs, target.device,
-                                      source.device.string)
-            row['results'][source.device.name] = {
-                'result': verdict.result, 'reason': verdict.reason}
-        rows.append(row)
-    return rows
-
-
-def _show_devices(title, sysfs, devices, fmt, run_check):
-    entries = [inventory.describe(dev) for dev in devices]
-    matrix = _matrix(sysfs, entries) if run_check else None
-    if fmt == 'json':
-        data = {'sysfs_root': sysfs.root,
-                'devices': [e.as_dict(sysfs) for e in entries]}
-        if title:
-            data['host'] = title
-        if matrix is not None:
-            data['check'] = matrix
-        return data
-    if title:
-        print('== %s (%s)' % (title, sysfs.root))
-    if not entries:
-        print('No migratable devices found under %s.' % sysfs.root)
-        return None
-    print(_table(
-        ['Device', 'Kind', 'Origin', 'Format', 'Described as', 'Problem'],
-        [(e.device.name, e.device.kind, e.device.origin, e.format,
-          e.summary, e.problem) for e in entries]))
-    for e in entries:
-        if e.device.string is None:
-            continue
-        print('\n%s (%s)' % (e.device.name, sysfs.relative(e.device.path)))
-        print('  string: %s' % e.device.string.replace('\n', '\n          '))
-        print('  trait:  %s' % (e.src_trait or '-'))
-    if matrix:
-        names = list(matrix[0]['results'])
-        print('\nTarget-side check (rows: targets; columns: the string of '
-              'the device named):')
-        print(_table(['Target'] + names,
-                     [[row['target']] + [row['results'][n]['result']
-                                         for n in names]
-                      for row in matrix]))
-    print()
-    return None
-
-
 def cmd_devices(conf):
     args = conf.command
     if args.sysfs_root:
         conf.set_override('sysfs_root', args.sysfs_root, 'migcompat')
-    sysfs = sysfs_mod.Sysfs(conf.migcompat.sysfs_root)
-    result = _show_devices(None, sysfs, sources.discover(conf), args.format,
-                           args.check)
+    result = devices.show(conf, args.format, args.check, _table)
     if args.format == 'json':
         _print_json(result)
     return 0

@@ -8,8 +8,7 @@ device has a writable ``migration_version`` attribute, the kernel write is
 the authority and parsing is only for explanation.
 """
 
-from nova_migcompat.formats.loader import format_names
 from nova_migcompat.formats.loader import parse
 from nova_migcompat.formats.loader import summary
 
-__all__ = ['format_names', 'parse', 'summary']
+__all__ = ['parse', 'summary']

@@ -50,7 +50,6 @@ MAX_SEGMENTS = 64
 #: Backtracking steps one match may take before giving up.
 MAX_STEPS = 20000
 
-SELF = 'self'
 COMPATIBLE = 'compatible'
 
 _HEADER_RE = re.compile(r'\s*(self|compatible)\s*:(.*)\Z', re.I)
@@ -442,12 +441,6 @@ def match(self_attrs, compatible_section):
     key, pattern = compiled[index]
     reason = _explain(key, pattern, self_attrs.get(key), env)
     return MatchResult(False, reason, key, index)
-
-
-def matches(self_attrs, compatible_section):
-    """:func:`match` as ``(accepts, reason)``."""
-    result = match(self_attrs, compatible_section)
-    return result.ok, result.reason
 
 
 # -- parsing the string -----------------------------------------------------

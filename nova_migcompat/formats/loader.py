@@ -17,11 +17,6 @@ def _formats():
                         key=lambda fmt: (fmt.priority, fmt.name)))
 
 
-def format_names():
-    """The loaded format names, in the order they are tried."""
-    return [fmt.name for fmt in _formats()]
-
-
 def parse(text, where=None):
     """Parse a compatibility string with the first format that sniffs it.
 

@@ -1,13 +1,16 @@
-"""Acceptance policies: rule-based "would this target accept that source".
+"""Acceptance policies: "would this target accept that source's state?".
 
-Used where a device has no writable ``migration_version`` attribute (its
-string was synthesized from standard sysfs facts), and to explain why a
-kernel write failed.  Plugins live in the ``nova_migcompat.policies``
-stevedore namespace.
+Where the kernel cannot be asked (a synthesized descriptor, a read-only
+``migration_version``), the policy of the target string's format decides.
+Each policy plugin (``nova_migcompat.policies`` stevedore namespace)
+declares the formats it judges: ``rules`` the JSON descriptors and opaque
+vendor strings, ``keyvalue`` the ``self``/``compatible`` form.
+:func:`decide` picks the policy by format; there is no option that could
+send a string to a policy that cannot judge it.
 """
 
 from nova_migcompat.policies.loader import decide
 from nova_migcompat.policies.loader import get_policy
-from nova_migcompat.policies.loader import policy_names
+from nova_migcompat.policies.loader import policy_for
 
-__all__ = ['decide', 'get_policy', 'policy_names']
+__all__ = ['decide', 'get_policy', 'policy_for']

@@ -17,6 +17,9 @@ class AcceptancePolicy(metaclass=abc.ABCMeta):
     """Decides whether a target device would accept a source's state."""
 
     name = None
+    #: The string formats (``nova_migcompat.formats`` names) this policy
+    #: judges: a target string of one of them is decided by this policy.
+    formats = ()
 
     @abc.abstractmethod
     def decide(self, source, target):

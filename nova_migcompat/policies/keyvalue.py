@@ -5,7 +5,7 @@ The source's exact ``self`` mapping (recovered from its text, see
 one ``compatible`` section of the target.
 """
 
-from nova_migcompat.formats import base as formats
+from nova_migcompat.formats import base as format_base
 from nova_migcompat.formats import keyvalue
 from nova_migcompat.policies import base
 
@@ -21,10 +21,11 @@ class KeyValuePolicy(base.AcceptancePolicy):
     """Accept iff the source's ``self`` matches a target ``compatible``."""
 
     name = 'keyvalue'
+    formats = (format_base.FORMAT_KEYVALUE,)
 
     def decide(self, source, target):
         for side, parsed in (('source', source), ('target', target)):
-            if parsed.format != formats.FORMAT_KEYVALUE:
+            if parsed.format != format_base.FORMAT_KEYVALUE:
                 return base.Decision(
                     None, 'keyvalue policy cannot tell: %s is a %s string'
                     % (side, parsed.format))

@@ -7,7 +7,7 @@ at least the source's.  This is the rule the later RFCs of the 2020 thread
 state; it is what nova-migcompat applies to synthesized JSON descriptors.
 """
 
-from nova_migcompat.formats import base as formats
+from nova_migcompat.formats import base as format_base
 from nova_migcompat.policies import base
 
 #: Without these on both sides the rule cannot be applied.
@@ -78,7 +78,7 @@ def _unstructured(source, target):
         for field in _NEEDED if getattr(parsed, field) is None]
     if not missing:
         return None
-    if source.format == target.format == formats.FORMAT_OPAQUE:
+    if source.format == target.format == format_base.FORMAT_OPAQUE:
         if source.text == target.text:
             return base.Decision(True, 'identical strings')
         return base.Decision(False, 'opaque strings differ')
@@ -89,6 +89,7 @@ class RulePolicy(base.AcceptancePolicy):
     """Same device, same major version, target minor >= source minor."""
 
     name = 'rules'
+    formats = (format_base.FORMAT_JSON, format_base.FORMAT_OPAQUE)
 
     def decide(self, source, target):
         decision = _unstructured(source, target)

@@ -68,3 +68,20 @@ def test_devices_table_of_a_sysfs_root(capsys, emulated_sysfs):
     assert 'trait:  CUSTOM_MIGCOMPAT_SRC_1' in out
     # Listing reads only.
     assert fs.writes() == []
+
+
+def test_devices_check_asks_each_devices_source(capsys, emulated_sysfs):
+    fs = emulated_sysfs(samples.keyvalue_readonly_spec())
+    status, out, _ = run(capsys, 'devices', '--sysfs-root', str(fs.root),
+                         '--check', '--format', 'json')
+    assert status == 0
+    data = json.loads(out)
+    origins = {d['name']: (d['origin'], d['format']) for d in data['devices']}
+    assert origins['0000:00:02.0/i915-GVTg_V5_2'] == ('read-only attribute',
+                                                      'keyvalue')
+    checks = {row['target']: row['results'] for row in data['check']}
+    row = checks['0000:00:02.0/i915-GVTg_V5_2']
+    assert row['0000:00:03.0/i915-GVTg_V5_8']['result'] == 'accepts'
+    assert row['0000:00:04.0/i915-GVTg_V5_16']['result'] == 'refuses'
+    # Read-only attributes are matched, never written.
+    assert fs.writes() == []

@@ -228,12 +228,7 @@ def test_keyvalue_cannot_tell(source, target, reason):
     assert _kv(source, target) == base.Decision(None, reason)
 
 
-# -- loader ------------------------------------------------------------------
-
-def test_package_exports_the_loader():
-    assert policies.get_policy is loader.get_policy
-    assert policies.decide is loader.decide
-
+# -- loader: the policy of the target string's format decides -------------
 
 def test_get_policy_loads_and_caches():
     policy = loader.get_policy('rules')
@@ -249,14 +244,43 @@ def test_get_policy_unknown():
         loader.get_policy('nope')
 
 
-def test_policy_names():
-    assert loader.policy_names() == ['keyvalue', 'rules']
+@pytest.mark.parametrize('fmt, name', [
+    ('json', 'rules'), ('opaque', 'rules'), ('keyvalue', 'keyvalue'),
+    ('yaml', None)])
+def test_each_format_has_its_policy(fmt, name):
+    policy = policies.policy_for(fmt)
+    assert (policy and policy.name) == name
 
 
-def test_decide_uses_the_named_policy():
-    source, target = _kv_source(), formats.parse(samples.THREAD_KEYVALUE)
-    assert loader.decide(source, target, policy='keyvalue').accepts is True
-    # The rule policy has no version rule for these: it cannot tell.
-    assert loader.decide(source, target).accepts is None
-    assert loader.decide(_descriptor('1.2'), _descriptor('1.1')).accepts is (
-        False)
+def _kv_text(mdev='2', aggregator='1', version='3'):
+    return THREAD_SOURCE.format(mdev=mdev, aggregator=aggregator,
+                                version=version, device_id='8086591d')
+
+
+@pytest.mark.parametrize('source, target, accepts, reason', [
+    # key=value target: its compatible sections decide.
+    (_kv_text(), samples.THREAD_KEYVALUE, True, 'compatible section 1'),
+    (_kv_text('16'), samples.THREAD_KEYVALUE, False,
+     'mdev_type i915-GVTg_V5_16 not in'),
+    # JSON target: the rules.
+    (samples.NVIDIA_20, samples.NVIDIA_21, True,
+     'driver nvidia 2.1 accepts 2.0'),
+    (samples.NVIDIA_23, samples.NVIDIA_21, False, 'older than source'),
+    # Opaque target: the rules (identical or structured strings).
+    ('nvidia-abc', 'nvidia-abd', False, 'opaque strings differ'),
+    # Identical strings of any format, even one no policy can judge.
+    (samples.THREAD_KEYVALUE.split('compatible')[0],
+     samples.THREAD_KEYVALUE.split('compatible')[0], True,
+     'identical strings'),
+    # Different formats: no policy can tell.
+    (samples.NVIDIA_21, samples.THREAD_KEYVALUE, None,
+     'cannot tell: a json string against a keyvalue string'),
+    (_kv_text(), samples.NVIDIA_21, None,
+     'cannot tell: a keyvalue string against a json string'),
+    # A source the target cannot even parse is refused.
+    ('{"device_api": [', samples.NVIDIA_21, False, 'cannot compare'),
+])
+def test_decide_by_the_target_format(source, target, accepts, reason):
+    decision = policies.decide(source, target)
+    assert decision.accepts is accepts
+    assert reason in decision.reason

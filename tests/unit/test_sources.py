@@ -7,6 +7,7 @@ import pytest
 
 from nova_migcompat.agent import device as device_mod
 from nova_migcompat.agent import source as sources
+from tests import samples
 
 PGPU = 'devices/pci0000:81/0000:81:00.0'
 
@@ -15,7 +16,8 @@ def discover(conf, fs, **overrides):
     conf.set_override('sysfs_root', str(fs.root), 'migcompat')
     for name, value in overrides.items():
         conf.set_override(name, value, 'migcompat')
-    return {dev.name: dev for dev in sources.discover(conf)}
+    return {dev.name: dev for _source, dev in
+            sources.discover(sources.load_sources(conf))}
 
 
 def test_mdev_types_and_instances_with_attributes(conf, emulated_sysfs):
@@ -38,7 +40,15 @@ def test_mdev_types_and_instances_with_attributes(conf, emulated_sysfs):
     assert mdev.kind == device_mod.MDEV
     assert (mdev.parent, mdev.mdev_type) == ('0000:81:00.0', 'nvidia-35')
     assert mdev.string == vtype.string
-    assert all(dev.source == 'sysfs' for dev in devices.values())
+
+
+def test_read_only_attributes_are_not_write_targets(conf, emulated_sysfs):
+    devices = discover(conf, emulated_sysfs(samples.keyvalue_readonly_spec()))
+    vtype = devices['0000:00:02.0/i915-GVTg_V5_2']
+    assert vtype.origin == device_mod.FROM_READONLY
+    assert vtype.attribute is None
+    assert vtype.string == samples.KEYVALUE_V5_2.rstrip('\n')
+    assert vtype.tracked
 
 
 def test_sriov_vfs(conf, emulated_sysfs):

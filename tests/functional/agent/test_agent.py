@@ -228,3 +228,44 @@ def test_explain_from_a_given_node(tmp_path, placement_api, emulated_sysfs,
     err = capsys.readouterr().err
     assert ('server %s has no allocations on its compute node node-b'
             % server) in err
+
+
+def _dry_run(tmp_path, text):
+    path = tmp_path / 'agent.conf'
+    path.write_text(text)
+    return agent.main(['--config-file', str(path), '--dry-run'])
+
+
+def test_dry_run_judges_read_only_keyvalue_strings(tmp_path, emulated_sysfs,
+                                                   capsys):
+    # The August 2020 revision: migration_version is read-only and holds
+    # self/compatible; userspace matches them, nothing is written.
+    fs = emulated_sysfs(samples.keyvalue_readonly_spec())
+    assert _dry_run(tmp_path, '[migcompat]\nnodename = node-k\n'
+                    'sysfs_root = %s\n' % fs.root) == 0
+    out = capsys.readouterr().out
+    # S1, S2, S3: the strings of types _2, _8 and _16, in that order.
+    assert 'produces S1  (mdev_type 0000:00:02.0/i915-GVTg_V5_2)' in out
+    assert 'produces S3  (mdev_type 0000:00:04.0/i915-GVTg_V5_16)' in out
+    first = out.split('Provider node-k_pci_0000_00_02_0\n')[1].split(
+        '\nProvider')[0]
+    assert first.split('\n')[1:4] == ['  accepts  S1', '  accepts  S2',
+                                      '  refuses  S3']
+    assert 'unknown' not in out
+    assert [w for w in fs.writes() if w['op'] == 'write'] == []
+
+
+def test_nova_enabled_mdev_types_choose_the_types(tmp_path, emulated_sysfs,
+                                                  capsys):
+    fs = emulated_sysfs('no-attributes')
+    conf = ('[devices]\nenabled_mdev_types = nvidia-35\n\n[migcompat]\n'
+            'nodename = node-n\nsysfs_root = %s\n' % fs.root)
+    assert _dry_run(tmp_path, conf) == 0
+    out = capsys.readouterr().out
+    assert '(mdev_type 0000:81:00.0/nvidia-35)' in out
+    assert 'nvidia-36' not in out
+    # [migcompat]mdev_types, when set, wins.
+    assert _dry_run(tmp_path, conf + 'mdev_types = nvidia-36\n') == 0
+    out = capsys.readouterr().out
+    assert '(mdev_type 0000:81:00.0/nvidia-36)' in out
+    assert 'nvidia-35' not in out

@@ -395,3 +395,44 @@ def test_default_nodename_falls_back_to_the_fqdn(placement_api,
                                                          acc(NVIDIA_21)}
     # Found once: later cycles look the FQDN up directly.
     assert reporter.run_cycle().requests == 6
+
+
+def test_unreadable_device_of_an_excluded_type_is_ignored(
+        placement_api, emulated_sysfs, make_reporter, example_spec):
+    tree = placement_api.create_compute('node-a', PGPUS)
+    providers = [tree[pgpu('node-a', address)] for address in PGPUS]
+    # A string of an earlier driver, produced by no device any more.
+    for rp in providers:
+        placement_api.add_traits(rp, src(NVIDIA_23))
+    spec = example_spec('nvidia-a')
+    # A type Nova does not use, whose attribute cannot be read.
+    spec['pci'][0]['mdev_types'].append({
+        'name': 'nvidia-36',
+        'migration_version': {'string': 'x', 'read_error': 'EIO'}})
+    reporter = make_reporter('node-a', emulated_sysfs(spec),
+                             mdev_types='nvidia-35')
+    report = reporter.run_cycle()
+    assert report.ok and report.device_problems == []
+    # Neither provider is degraded: the stale string is withdrawn.
+    for rp in providers:
+        assert ours(placement_api.traits(rp)) == {src(NVIDIA_21),
+                                                  acc(NVIDIA_21)}
+
+
+def test_unattributable_unreadable_device_keeps_every_string(
+        placement_api, emulated_sysfs, make_reporter, example_spec):
+    tree = placement_api.create_compute('node-a', PGPUS)
+    providers = [tree[pgpu('node-a', address)] for address in PGPUS]
+    for rp in providers:
+        placement_api.add_traits(rp, src(NVIDIA_23))
+    spec = example_spec('nvidia-a')
+    # An mdev whose device link leads out of the root: neither its parent
+    # nor its type is known.
+    spec['links'] = {
+        'bus/mdev/devices/feaf6594-df9c-4cb2-ab4c-ef8f397653a4': '/etc'}
+    reporter = make_reporter('node-a', emulated_sysfs(spec),
+                             mdev_types='nvidia-35')
+    report = reporter.run_cycle()
+    assert report.ok and len(report.device_problems) == 1
+    for rp in providers:
+        assert src(NVIDIA_23) in placement_api.traits(rp)

@@ -1,19 +1,20 @@
-"""The target-side check through the real write path of an emulated sysfs.
+"""The sysfs source's target-side check, on emulated sysfs trees.
 
-Each emulated attribute answers writes like a vendor driver would (accept,
-EINVAL, EBUSY, ENODEV); the check must turn the errno of ``os.write`` into
-accepts / refuses / unknown, and never write anything else.
+Each emulated writable attribute answers writes like a vendor driver would
+(accept, EINVAL, EBUSY, ENODEV); the check must turn the errno of
+``os.write`` into accepts / refuses / unknown, and never write anything
+else.  Read-only attributes and synthesized descriptors are judged by the
+acceptance policy of the string's format, without writing.
 """
 
 import json
 
 import pytest
 
-from nova_migcompat.agent import check
 from nova_migcompat.agent import descriptor
 from nova_migcompat.agent import device as device_mod
-from nova_migcompat.agent import source as sources
-from nova_migcompat.agent import sysfs as sysfs_mod
+from nova_migcompat.agent import sysfs_source
+from nova_migcompat.agent import verdict as check
 from tests import samples
 
 NVIDIA_21, NVIDIA_20 = samples.NVIDIA_21, samples.NVIDIA_20
@@ -21,9 +22,17 @@ NVIDIA_23, NVIDIA_31 = samples.NVIDIA_23, samples.NVIDIA_31
 
 
 def devices_of(conf, fs):
+    """The sysfs source of an emulated tree, and its devices by name."""
     conf.set_override('sysfs_root', str(fs.root), 'migcompat')
-    return (sysfs_mod.Sysfs(str(fs.root)),
-            {d.name: d for d in sources.discover(conf)})
+    source = sysfs_source.SysfsDeviceSource(conf)
+    return source, {d.name: d for d in source.discover()}
+
+
+@pytest.fixture
+def source(conf, tmp_path):
+    """The sysfs source of an empty root (for devices made by hand)."""
+    conf.set_override('sysfs_root', str(tmp_path), 'migcompat')
+    return sysfs_source.SysfsDeviceSource(conf)
 
 
 @pytest.mark.parametrize('source,result', [
@@ -35,9 +44,9 @@ def devices_of(conf, fs):
 ])
 def test_kernel_write_decides(conf, emulated_sysfs, source, result):
     fs = emulated_sysfs('nvidia-a')
-    sysfs, devices = devices_of(conf, fs)
+    src, devices = devices_of(conf, fs)
     target = devices['0000:81:00.0/nvidia-35']
-    verdict = check.check(sysfs, target, source)
+    verdict = src.check(target, source)
     assert verdict.result == result
     if result == check.REFUSES:
         assert verdict.reason == 'the nvidia driver refused the string ' \
@@ -60,9 +69,9 @@ def _vf_spec(policy, **extra):
 @pytest.mark.parametrize('errno_name', ['EBUSY', 'EAGAIN', 'EIO'])
 def test_transient_errors_are_unknown(conf, emulated_sysfs, errno_name):
     fs = emulated_sysfs(_vf_spec('transient', errno=errno_name))
-    sysfs, devices = devices_of(conf, fs)
-    verdict = check.check(sysfs, devices['0000:3b:00.1'],
-                          'qat-8086-4941-drv-1.2')
+    src, devices = devices_of(conf, fs)
+    verdict = src.check(devices['0000:3b:00.1'],
+                        'qat-8086-4941-drv-1.2')
     assert verdict.result == check.UNKNOWN
     assert errno_name in verdict.reason
     assert not verdict.accepts
@@ -70,37 +79,37 @@ def test_transient_errors_are_unknown(conf, emulated_sysfs, errno_name):
 
 def test_vanishing_device_is_unknown(conf, emulated_sysfs):
     fs = emulated_sysfs(_vf_spec('vanish'))
-    sysfs, devices = devices_of(conf, fs)
-    verdict = check.check(sysfs, devices['0000:3b:00.1'],
-                          'qat-8086-4941-drv-1.2')
+    src, devices = devices_of(conf, fs)
+    verdict = src.check(devices['0000:3b:00.1'],
+                        'qat-8086-4941-drv-1.2')
     assert verdict.result == check.UNKNOWN
     assert 'ENODEV' in verdict.reason
 
 
 def test_device_removed_after_discovery_is_unknown(conf, emulated_sysfs):
     fs = emulated_sysfs(_vf_spec('exact'))
-    sysfs, devices = devices_of(conf, fs)
+    src, devices = devices_of(conf, fs)
     fs.update({'host': 'h', 'pci': []})
-    verdict = check.check(sysfs, devices['0000:3b:00.1'],
-                          'qat-8086-4941-drv-1.2')
+    verdict = src.check(devices['0000:3b:00.1'],
+                        'qat-8086-4941-drv-1.2')
     assert verdict.result == check.UNKNOWN
 
 
 def test_reject_all_refuses_even_its_own_string(conf, emulated_sysfs):
     fs = emulated_sysfs(_vf_spec('reject_all'))
-    sysfs, devices = devices_of(conf, fs)
-    verdict = check.check(sysfs, devices['0000:3b:00.1'],
-                          'qat-8086-4941-drv-1.2')
+    src, devices = devices_of(conf, fs)
+    verdict = src.check(devices['0000:3b:00.1'],
+                        'qat-8086-4941-drv-1.2')
     assert verdict.result == check.REFUSES
 
 
-def test_attribute_on_a_plain_file_is_never_written(tmp_path):
+def test_attribute_on_a_plain_file_is_never_written(source, tmp_path):
     attr = tmp_path / 'migration_version'
     attr.write_text('abc\n')
     dev = device_mod.Device(kind=device_mod.PCI, name='0000:3b:00.1',
                             path=str(tmp_path), attribute=str(attr),
                             string='abc', origin=device_mod.FROM_ATTRIBUTE)
-    verdict = check.check(sysfs_mod.Sysfs(str(tmp_path)), dev, 'xyz')
+    verdict = source.check(dev, 'xyz')
     assert verdict.result == check.UNKNOWN
     assert 'unsafe write refused' in verdict.reason
     assert attr.read_text() == 'abc\n'
@@ -117,36 +126,37 @@ def _synthesized(major, minor, mdev_type='nvidia-35'):
 
 
 @pytest.mark.parametrize('source,target,result,reason', [
-    ((535, 104), (535, 104), check.ACCEPTS, 'identical descriptor'),
+    ((535, 104), (535, 104), check.ACCEPTS, 'identical strings'),
     ((535, 54), (535, 104), check.ACCEPTS, ''),
     ((535, 129), (535, 104), check.REFUSES, 'older than source 535.129'),
     ((550, 54), (535, 104), check.REFUSES, 'major version differs'),
 ])
 def test_synthesized_descriptors_follow_the_rule_policy(source, target,
-                                                        result, reason):
-    verdict = check.check(None, _synthesized(*target),
-                          _synthesized(*source).string)
+                                                        result, reason,
+                                                        conf):
+    verdict = sysfs_source.SysfsDeviceSource(conf).check(
+        _synthesized(*target), _synthesized(*source).string)
     assert verdict.result == result
     assert reason in verdict.reason
 
 
-def test_synthesized_other_mdev_type_is_refused():
-    verdict = check.check(None, _synthesized(535, 104, 'nvidia-36'),
-                          _synthesized(535, 104).string)
+def test_synthesized_other_mdev_type_is_refused(source):
+    verdict = source.check(_synthesized(535, 104, 'nvidia-36'),
+                           _synthesized(535, 104).string)
     assert verdict.result == check.REFUSES
     assert 'mdev type nvidia-35 != nvidia-36' in verdict.reason
 
 
-def test_synthesized_target_refuses_a_malformed_source():
-    verdict = check.check(None, _synthesized(535, 104), '{"device_api": [')
+def test_synthesized_target_refuses_a_malformed_source(source):
+    verdict = source.check(_synthesized(535, 104), '{"device_api": [')
     assert verdict.result == check.REFUSES
     assert 'cannot compare' in verdict.reason
 
 
-def test_untracked_device_is_unknown():
+def test_untracked_device_is_unknown(source):
     dev = device_mod.Device(kind=device_mod.PCI, name='x', path='/',
                             error='cannot read: ENODEV')
-    verdict = check.check(None, dev, 'abc')
+    verdict = source.check(dev, 'abc')
     assert verdict.result == check.UNKNOWN
     assert 'ENODEV' in verdict.reason
 
@@ -158,14 +168,41 @@ def test_synthesized_host_pair_through_sysfs(conf, emulated_sysfs,
     newer = example_spec('no-attributes')
     newer['modules']['nvidia'] = {'version': '535.129.03'}
     new = emulated_sysfs(newer)
-    _, old_devices = devices_of(conf, old)
-    sysfs, new_devices = devices_of(conf, new)
+    old_source, old_devices = devices_of(conf, old)
+    new_source, new_devices = devices_of(conf, new)
     src = old_devices['0000:81:00.0/nvidia-35'].string
     assert json.loads(src)['version'] == {'major': 535, 'minor': 104}
-    assert check.check(sysfs, new_devices['0000:81:00.0/nvidia-35'],
-                       src).accepts
-    assert check.check(None, old_devices['0000:81:00.0/nvidia-35'],
-                       new_devices['0000:81:00.0/nvidia-35'].string
-                       ).result == check.REFUSES
+    assert new_source.check(new_devices['0000:81:00.0/nvidia-35'],
+                            src).accepts
+    assert old_source.check(old_devices['0000:81:00.0/nvidia-35'],
+                            new_devices['0000:81:00.0/nvidia-35'].string
+                            ).result == check.REFUSES
     # Policy checks write nothing.
     assert old.writes() == [] and new.writes() == []
+
+
+READONLY_TYPES = {
+    name: '0000:00:%s.0/i915-GVTg_V5_%s' % (slot, name)
+    for slot, name in (('02', '2'), ('03', '8'), ('04', '16'))}
+
+
+@pytest.mark.parametrize('target, text, result, reason', [
+    # val1=8 in section 1 of type _2: aggregator 4 and version 2 match.
+    ('2', samples.KEYVALUE_V5_8, check.ACCEPTS, 'compatible section 1'),
+    ('8', samples.KEYVALUE_V5_2, check.ACCEPTS, 'compatible section 1'),
+    ('2', samples.KEYVALUE_V5_16, check.REFUSES,
+     'mdev_type i915-GVTg_V5_16 not in i915-GVTg_V5_{1,2,4,8}'),
+    ('16', samples.KEYVALUE_V5_16, check.ACCEPTS, 'identical strings'),
+    # A JSON descriptor against a key=value device: no policy can tell.
+    ('2', NVIDIA_21, check.UNKNOWN, 'a json string against a keyvalue'),
+])
+def test_read_only_keyvalue_attributes_are_judged_by_policy(
+        conf, emulated_sysfs, target, text, result, reason):
+    fs = emulated_sysfs(samples.keyvalue_readonly_spec())
+    source, devices = devices_of(conf, fs)
+    device = devices[READONLY_TYPES[target]]
+    verdict = source.check(device, text.rstrip('\n'))
+    assert verdict.result == result
+    assert reason in verdict.reason
+    # The kernel takes no writes there: none was attempted.
+    assert fs.writes() == []
