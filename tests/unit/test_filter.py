@@ -199,10 +199,10 @@ def test_rejections_at_debug_and_one_info_summary(caplog, monkeypatch):
     assert summary.levelno == logging.INFO
     assert 'kept 0 of 25 hosts (3 placement requests' in message
     # Hosts by name, with the decoded string they do not accept.
-    assert 'rejected host0, host1, ' in message
-    assert 'host19: does not accept ' in message
+    assert 'rejected host0, host1, host10, host11, ' in message
+    assert 'host9: does not accept ' in message
     assert samples.NVIDIA_21[:60] in message
-    assert 'host20' not in message
+    assert 'host20' not in message and 'host24' not in message
     assert message.endswith(' and 5 more hosts (DEBUG)')
 
 

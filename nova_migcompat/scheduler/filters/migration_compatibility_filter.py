@@ -196,7 +196,7 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
         by_reason = {}
         for host, reason in list(plan.rejected.items())[:SUMMARY_HOSTS]:
             by_reason.setdefault(reason, []).append(host)
-        rejected = '; '.join('%s: %s' % (', '.join(hosts), reason)
+        rejected = '; '.join('%s: %s' % (', '.join(sorted(hosts)), reason)
                              for reason, hosts in by_reason.items())
         more = len(plan.rejected) - SUMMARY_HOSTS
         LOG.info('Live migration of instance %s: kept %d of %d hosts (%d '

@@ -56,7 +56,7 @@ class LiveMigrationTests(FleetMixin, cloud.CloudTestBase):
         self.assertIn('Live migration of instance %s: kept 1 of 3 hosts'
                       % server['id'], log)
         # One summary names the rejected hosts and the string, decoded.
-        self.assertIn('; rejected old, major: does not accept %r'
+        self.assertIn('; rejected major, old: does not accept %r'
                       % cloud.vgpu_string('2.1'), log)
 
     def test_no_compatible_destination(self):
