@@ -81,8 +81,10 @@ def agent_config(path, endpoint, nodename, sysfs_root,
                 'endpoint = %(ep)s\ntoken = admin\n'
                 'endpoint_override = %(ep)s\n\n'
                 '[migcompat]\nnodename = %(node)s\n'
+                'state_path = %(state)s\n'
                 'sysfs_root = %(root)s\nmdev_types = %(type)s\n'
                 % {'ep': endpoint, 'node': nodename, 'root': sysfs_root,
+                   'state': os.path.join(os.path.dirname(path), 'state'),
                    'type': ','.join(mdev_types)})
     return agent.load_config(['--config-file', path],
                              default_config_files=[])

@@ -49,6 +49,8 @@ _HEADER_LEN = 2
 _MAX_PAYLOAD_LEN = MAX_TOKEN_LEN - _HEADER_LEN
 
 _DIGITS36 = string.digits + string.ascii_uppercase
+#: Every character a token may hold.
+TOKEN_ALPHABET = _DIGITS36
 _VALUE36 = {c: i for i, c in enumerate(_DIGITS36)}
 _BASE = len(compat_string.ALPHABET)
 _INDEX = {c: i for i, c in enumerate(compat_string.ALPHABET)}

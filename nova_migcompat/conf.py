@@ -166,19 +166,75 @@ Related options:
 * ``[devices]enabled_mdev_types`` (Nova's): used when this is empty.
 """),
     cfg.IntOpt(
-        'max_catalog_strings',
+        'max_checks_per_cycle',
         default=1000,
         min=1,
+        deprecated_name='max_catalog_strings',
         help="""
-The most fleet strings (``CUSTOM_MIGCOMPAT_SRC_*`` traits in placement)
-one cycle checks the local devices against.
+The most target-side checks (a ``migration_version`` write, or a policy
+decision) one reporting cycle asks of the local devices.
 
-Beyond it, the cycle checks the first ones in trait order and logs an
-error.
+A check is due for a (device, fleet string) pair never checked, whose
+device changed, or whose verdict reaches its recheck age.  Due checks
+beyond this budget wait for the next cycles, oldest verdicts first; until
+a string is checked it is not published as accepted.  The cycle report and
+a warning say how many wait.
 
 Possible values:
 
-* A positive integer; raise it for very heterogeneous fleets.
+* A positive integer.  The default lets a host with 64 devices check 15
+  new fleet strings per cycle.
+
+Related options:
+
+* ``recheck_age``: how often every pair is checked again.
+* ``interval``: how often a cycle runs.
+"""),
+    cfg.IntOpt(
+        'recheck_age',
+        default=6 * 3600,
+        min=60,
+        help="""
+Seconds a definite verdict of a local device (accepts or refuses a fleet
+string) is trusted.
+
+A verdict is reused, without touching the device, until the device's
+identity (its own string, driver and driver version) changes or it is due
+for a recheck, at between 75% and 100% of this age (spread so that a
+fleet does not recheck at once).  A recheck that cannot tell (a busy
+device) keeps an acceptance until it is this old, never longer: after
+that the string is no longer published as accepted until the device
+answers again.
+
+Possible values:
+
+* At least 60 seconds.
+
+Related options:
+
+* ``state_path``: where the verdicts are kept.
+* ``max_checks_per_cycle``: how many checks a cycle may run.
+"""),
+    cfg.StrOpt(
+        'state_path',
+        default='/var/lib/nova-migcompat',
+        help="""
+The directory of the agent's own record of its devices' verdicts
+(``verdicts.json``), which survives restarts.
+
+Only verdicts this agent recorded back an acceptance trait in placement.
+The file is written atomically, and only when it changed.  A missing,
+unreadable or corrupt file means that nothing is verified yet: every
+device is checked again.  The systemd unit creates the default directory
+(``StateDirectory=nova-migcompat``).
+
+Possible values:
+
+* A directory the agent may create and write (root only).
+
+Related options:
+
+* ``recheck_age``.
 """),
     cfg.BoolOpt(
         'delete_unused_traits',

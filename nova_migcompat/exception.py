@@ -56,6 +56,10 @@ class PlacementError(MigCompatError):
         self.status = status
 
 
+class ResponseTooLarge(PlacementError):
+    """Placement's answer is larger than the client reads."""
+
+
 class PlacementUnavailable(PlacementError):
     """Placement could not be reached, or failed (5xx): try again later."""
 

@@ -121,7 +121,7 @@ class PlacementClient(object):
         self.requests += 1
         status, data = self._transport.send(method, url, body, microversion)
         if len(data) > MAX_RESPONSE_BYTES:
-            raise exception.PlacementError(
+            raise exception.ResponseTooLarge(
                 '%s %s: response larger than %d bytes'
                 % (method, url, MAX_RESPONSE_BYTES))
         if status >= 500:

@@ -60,15 +60,15 @@ def filter_tables(rows):
 def reporter_table(rows):
     return _grid(
         ['Devices', 'Strings', 'Discovery (ms)', 'First cycle (s)',
-         'First requests', 'First writes', 'Steady cycle (s)',
-         'Steady requests', 'Steady writes', 'Checks', 'Checks/s',
-         'Steady / discovery'],
+         'First requests', 'First kernel writes', 'Steady cycle (ms)',
+         'Steady requests', 'Steady writes', 'Steady checks',
+         'Steady kernel writes', 'Steady / discovery'],
         [[r['devices'], r['catalog'], _ms(r['discovery_s'] * 1000),
           '%.2f' % r['first']['seconds'], r['first']['requests'],
-          r['first']['writes'], '%.2f' % r['steady']['seconds'],
+          r['first']['kernel_writes'], _ms(r['steady']['seconds'] * 1000),
           r['steady']['requests'], r['steady']['writes'],
-          r['steady']['checks'], '%.0f' % r['steady']['checks_per_second'],
-          '%.1f' % r['steady']['ratio_to_discovery']]
+          r['steady']['checks'], r['steady']['kernel_writes'],
+          '%.2f' % r['steady']['ratio_to_discovery']]
          for r in rows])
 
 

@@ -7,24 +7,30 @@ One cycle (:meth:`Reporter.run_cycle`):
    mdev parent to Nova's physical GPU provider by name, PCI functions to
    the root provider;
 3. read the fleet's catalog: every ``CUSTOM_MIGCOMPAT_SRC_*`` trait some
-   provider has, decoded;
-4. run the target-side check of every catalog string against the local
-   target devices (mdev types, PCI functions), each asked through the
-   device source that found it;
+   provider has, decoded (listed in parts when one listing would pass the
+   client's response bound);
+4. bring the agent's own record of verdicts (:mod:`.record`) up to date:
+   every (target device, catalog string) pair that was never checked,
+   whose device changed, or whose verdict is due for a recheck is asked of
+   the device's own source, oldest first, at most
+   ``[migcompat]max_checks_per_cycle`` per cycle (the rest carry over to
+   the next cycles; the report says how many wait);
 5. per provider, compute our traits: ``SRC`` for the strings its devices
-   produce, ``ACC`` for the strings one of its devices accepts; an
-   "unknown" check keeps what was published before;
+   produce, ``ACC`` only for the strings one of its devices accepts in
+   the record, with its present identity, within the recheck age;
+   everything else of ours (stale, foreign, unchecked) is withdrawn;
 6. write only the providers whose set of our traits changed, keeping every
    trait that is not ours, with the provider generation, re-reading and
    retrying on a conflict; providers left without devices lose our traits;
 7. optionally delete our traits that no provider has any more.
 
-In a steady state a cycle only reads: 3 requests plus one per provider in
-the tree.
+In a steady state a cycle only reads: no kernel write, and 3 placement
+requests plus one per provider in the tree.
 """
 
 import collections
 import dataclasses
+import os
 import socket
 import typing
 
@@ -32,6 +38,7 @@ from oslo_log import log as logging
 
 from nova_migcompat.agent import device as device_mod
 from nova_migcompat.agent import provider_names
+from nova_migcompat.agent import record as record_mod
 from nova_migcompat.agent import source as sources_mod
 from nova_migcompat.agent import verdict as verdict_mod
 from nova_migcompat import codec
@@ -75,7 +82,10 @@ class CycleReport:
     tracked: int = 0
     catalog: int = 0
     providers: int = 0
+    #: Target-side checks asked of the devices this cycle.
     checks: int = 0
+    #: (device, string) pairs due for a check that wait for a later cycle.
+    behind: int = 0
     #: Placement requests: all of them, and those that wrote.
     requests: int = 0
     writes: int = 0
@@ -103,10 +113,14 @@ class Reporter(object):
     :param client: a :class:`nova_migcompat.placement.PlacementClient`, or
         None for :meth:`plan_locally` only.
     :param should_stop: a callable polled between steps; when it returns
-        True the cycle stops before its next write.
+        True the cycle stops before its next write or check.
+    :param record: the :class:`~.record.VerdictRecord`; by default the one
+        in ``[migcompat]state_path``, or one kept in memory when there is
+        no client (a dry run).
     """
 
-    def __init__(self, conf, client, sources=None, should_stop=None):
+    def __init__(self, conf, client, sources=None, should_stop=None,
+                 record=None):
         self.conf = conf
         self.client = client
         self.nodename = conf.migcompat.nodename
@@ -114,6 +128,14 @@ class Reporter(object):
                         else sources_mod.load_sources(conf))
         self.mdev_types = set(migcompat_conf.mdev_types(conf))
         self.should_stop = should_stop or (lambda: False)
+        if record is None:
+            path = None
+            if client is not None:
+                path = os.path.join(conf.migcompat.state_path,
+                                    record_mod.FILE_NAME)
+            record = record_mod.VerdictRecord.load(
+                path, conf.migcompat.nodename, conf.migcompat.recheck_age)
+        self.record = record
 
     # Local state -------------------------------------------------------
 
@@ -195,40 +217,80 @@ class Reporter(object):
         return plans
 
     def evaluate(self, plans, catalog, report):
-        """Run the target-side check of each catalog string per provider."""
+        """Per provider, what its devices accept of each catalog string.
+
+        Brings the record up to date within the cycle's budget, then reads
+        every verdict from it: ``accepts`` when a device of the provider
+        accepts in the record, ``refuses`` when every device refuses there,
+        ``unknown`` otherwise (not checked yet, or could not tell).
+        """
+        record = self.record
+        texts = {}
+        for text in catalog.values():
+            texts.setdefault(record_mod.string_key(text), text)
+        targets = [(source, dev, record_mod.device_key(dev),
+                    record_mod.identity(dev))
+                   for plan in plans.values()
+                   for source, dev in plan.targets]
+        now = record.clock()
+        pending = []
+        for source, dev, dev_key, ident in targets:
+            for str_key, text in texts.items():
+                due, age = record.due(dev_key, str_key, ident, now)
+                if due:
+                    pending.append((age, dev_key, str_key, source, dev,
+                                    ident, text))
+        pending.sort(key=lambda item: item[:3])
+        budget = self.conf.migcompat.max_checks_per_cycle
+        report.behind = max(0, len(pending) - budget)
+        unknown = collections.OrderedDict()
+        for _age, dev_key, str_key, source, dev, ident, text in \
+                pending[:budget]:
+            if self.should_stop():
+                raise exception.Stopped('stopped during the target-side '
+                                        'check')
+            report.checks += 1
+            verdict = source.check(dev, text)
+            if verdict.result == verdict_mod.UNKNOWN:
+                unknown.setdefault(dev.name, []).append(verdict.reason)
+            record.put(dev_key, str_key, ident, verdict.result)
+        for name, reasons in unknown.items():
+            LOG.info('Device %s could not tell whether it accepts %d '
+                     'fleet strings (%s): asked again next cycle', name,
+                     len(reasons), reasons[0])
+        if report.behind:
+            LOG.warning('%d target-side checks wait for later cycles '
+                        '([migcompat]max_checks_per_cycle=%d); until then '
+                        'their strings are not published as accepted',
+                        report.behind, budget)
+        record.keep_only({t[2] for t in targets}, set(texts))
+        now = record.clock()
         verdicts = {}
         for plan in plans.values():
-            per_token, by_text = {}, {}
+            idents = [(record_mod.device_key(dev), record_mod.identity(dev))
+                      for _source, dev in plan.targets]
+            per_token = {}
             for token, text in catalog.items():
-                if text not in by_text:
-                    by_text[text] = self._aggregate(plan, text, report)
-                per_token[token] = by_text[text]
+                str_key = record_mod.string_key(text)
+                results = {record.valid(dev_key, str_key, ident, now)
+                           for dev_key, ident in idents}
+                if verdict_mod.ACCEPTS in results:
+                    per_token[token] = verdict_mod.ACCEPTS
+                elif results == {verdict_mod.REFUSES}:
+                    per_token[token] = verdict_mod.REFUSES
+                else:
+                    per_token[token] = verdict_mod.UNKNOWN
             verdicts[plan.name] = per_token
         report.verdicts = verdicts
         return verdicts
 
-    def _aggregate(self, plan, text, report):
-        """Accepted if one target accepts; unknown if one cannot tell."""
-        results = []
-        for source, dev in plan.targets:
-            report.checks += 1
-            verdict = source.check(dev, text)
-            if verdict.accepts:
-                return verdict_mod.ACCEPTS
-            if verdict.result == verdict_mod.UNKNOWN:
-                LOG.info('Device %s cannot tell whether it accepts %r: %s',
-                         dev.name, text[:80], verdict.reason)
-            results.append(verdict.result)
-        if verdict_mod.UNKNOWN in results:
-            return verdict_mod.UNKNOWN
-        return verdict_mod.REFUSES
-
     @staticmethod
-    def desired(plan, verdicts, current, unchecked=frozenset()):
+    def desired(plan, verdicts, current):
         """Our traits for a provider, given its current traits.
 
-        :param unchecked: catalog tokens not checked this cycle: their ACC
-            traits are kept as they are.
+        ``ACC`` only for what the record says a device of the provider
+        accepts: an acceptance someone else wrote, or one this agent can no
+        longer back, is withdrawn.
         """
         ours = {t for t in current if codec.parse_trait(t)}
         if plan is None:
@@ -236,48 +298,51 @@ class Reporter(object):
         want = {codec.trait(codec.SRC, p.token) for p in plan.producers}
         if plan.degraded:
             want |= {t for t in ours if codec.parse_trait(t)[0] == codec.SRC}
-        # An "unknown" keeps an earlier acceptance only while the provider's
-        # own strings are unchanged: after a driver change the old verdicts
-        # say nothing.
-        same_devices = want == {t for t in ours
-                                if codec.parse_trait(t)[0] == codec.SRC}
         for token, result in verdicts.get(plan.name, {}).items():
-            acc = codec.trait(codec.ACC, token)
-            if result == verdict_mod.ACCEPTS or (
-                    result == verdict_mod.UNKNOWN and acc in current and
-                    same_devices):
-                want.add(acc)
-        for token in unchecked:
-            acc = codec.trait(codec.ACC, token)
-            if acc in current:
-                want.add(acc)
+            if result == verdict_mod.ACCEPTS:
+                want.add(codec.trait(codec.ACC, token))
         return want
 
     # Placement ---------------------------------------------------------
 
     def read_catalog(self, report):
-        """The fleet's SRC traits: ``({token: string}, unchecked tokens)``."""
+        """The fleet's SRC traits: ``{token: string}``."""
         catalog = {}
-        names = self.client.traits(codec.SRC_PREFIX, associated=True)
-        for name in sorted(names):
+        for name in sorted(self._src_traits(codec.SRC_PREFIX)):
             try:
                 _, token, text = codec.decode_trait(name)
             except exception.InvalidToken as e:
                 report.ignored_traits.append((name, str(e)))
                 continue
             catalog[token] = text
-        for name, reason in report.ignored_traits:
+        for name, reason in report.ignored_traits[:20]:
             LOG.warning('Ignoring trait %s in placement: %s', name[:80],
                         reason)
-        limit = self.conf.migcompat.max_catalog_strings
-        if len(catalog) <= limit:
-            return catalog, frozenset()
-        LOG.error('The fleet has %d compatibility strings, more than '
-                  '[migcompat]max_catalog_strings=%d: checking the first %d '
-                  'only', len(catalog), limit, limit)
-        tokens = sorted(catalog)
-        return ({t: catalog[t] for t in tokens[:limit]},
-                frozenset(tokens[limit:]))
+        if len(report.ignored_traits) > 20:
+            LOG.warning('Ignoring %d more traits that do not decode',
+                        len(report.ignored_traits) - 20)
+        return catalog
+
+    def _src_traits(self, prefix):
+        """The SRC traits in use, listed in parts when one is too large.
+
+        A listing that passes the client's response bound is split by the
+        next character of the token: each part is a fraction of the
+        catalog, so a catalog of any size is read.  (Names that stop at
+        the prefix or go on with a character no token has are not tokens
+        and are not listed then.)
+        """
+        try:
+            return self.client.traits(prefix, associated=True)
+        except exception.ResponseTooLarge:
+            if len(prefix) >= codec.MAX_TRAIT_LEN:
+                raise
+            LOG.info('Listing the traits %s* in parts: one listing is too '
+                     'large', prefix)
+        names = set()
+        for char in codec.TOKEN_ALPHABET:
+            names |= self._src_traits(prefix + char)
+        return names
 
     @staticmethod
     def _add_local_strings(plans, catalog):
@@ -316,11 +381,11 @@ class Reporter(object):
         tree = self.client.providers_in_tree(root['uuid'])
         return {rp['name']: rp for rp in tree}
 
-    def _write(self, rp, plan, verdicts, unchecked, report, created):
+    def _write(self, rp, plan, verdicts, report, created):
         uuid = rp['uuid']
         current, generation = self.client.provider_traits(uuid)
         for _attempt in range(WRITE_ATTEMPTS):
-            want = self.desired(plan, verdicts, current, unchecked)
+            want = self.desired(plan, verdicts, current)
             ours = {t for t in current if codec.parse_trait(t)}
             report.published[rp['name']] = want
             if ours == want:
@@ -380,19 +445,22 @@ class Reporter(object):
         tree = self._tree()
         plans = self.collect(report, known_providers=set(tree))
         report.providers = len(tree)
-        catalog, unchecked = self.read_catalog(report)
+        catalog = self.read_catalog(report)
         self._add_local_strings(plans, catalog)
         report.catalog = len(catalog)
         if self.should_stop():
             raise exception.Stopped(
                 'stopped before the target-side check')
-        verdicts = self.evaluate(plans, catalog, report)
+        try:
+            verdicts = self.evaluate(plans, catalog, report)
+        finally:
+            self.record.save()
         failures = []
         created = set()
         for name in sorted(tree):
             try:
-                self._write(tree[name], plans.get(name), verdicts, unchecked,
-                            report, created)
+                self._write(tree[name], plans.get(name), verdicts, report,
+                            created)
             except exception.NotFound:
                 LOG.info('Provider %s disappeared during the cycle', name)
             except (exception.PlacementUnavailable, exception.Stopped):

@@ -45,12 +45,12 @@ _FIRST_BACKOFF = 5
 
 def summary(report, seconds):
     return ('%d devices (%d tracked), %d fleet strings, %d providers, '
-            '%d checks, %d placement requests (%d writes), changed: %s, '
-            'in %.2f s' % (
+            '%d checks (%d waiting), %d placement requests (%d writes), '
+            'changed: %s, in %.2f s' % (
                 report.devices, report.tracked, report.catalog,
-                report.providers, report.checks, report.requests,
-                report.writes, ', '.join(report.changed) or 'none',
-                seconds))
+                report.providers, report.checks, report.behind,
+                report.requests, report.writes,
+                ', '.join(report.changed) or 'none', seconds))
 
 
 class Agent(object):

@@ -9,6 +9,7 @@ placement API.
 """
 
 import contextlib
+import os
 import uuid
 
 from placement import deploy
@@ -18,6 +19,7 @@ import requests
 from wsgi_intercept import interceptor
 
 from nova_migcompat.agent import provider_names
+from nova_migcompat.agent import record as record_mod
 from nova_migcompat.agent import reporter
 from nova_migcompat.cmd import agent
 from nova_migcompat import placement
@@ -146,6 +148,7 @@ def agent_conf(tmp_path, placement_api):
                                              placement_api.endpoint),
                  '', '[migcompat]', 'nodename = %s' % nodename,
                  'sysfs_root = %s' % sysfs_root]
+        options.setdefault('state_path', tmp_path / ('%s.state' % nodename))
         lines += ['%s = %s' % item for item in options.items()]
         path.write_text('\n'.join(lines) + '\n')
         conf = agent.parse_config(['--config-file', str(path)])
@@ -157,11 +160,32 @@ def agent_conf(tmp_path, placement_api):
         conf.reset()
 
 
+class Clock(object):
+    """The agent's notion of now, moved by the test (a system boundary)."""
+
+    def __init__(self, now=1.8e9):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
 @pytest.fixture
 def make_reporter(agent_conf):
-    """make_reporter(nodename, emulated_fs, **options) -> Reporter."""
+    """make_reporter(nodename, emulated_fs, clock=None, **options).
+
+    A Reporter with its verdict record in the test's own state directory;
+    ``clock`` replaces the record's clock.
+    """
     def make(nodename, fs, client_class=placement.PlacementClient,
-             **options):
+             clock=None, **options):
         conf = agent_conf(nodename, fs.root, **options)
-        return reporter.Reporter(conf, client_class.from_conf(conf))
+        record = None
+        if clock is not None:
+            record = record_mod.VerdictRecord.load(
+                os.path.join(conf.migcompat.state_path,
+                             record_mod.FILE_NAME),
+                nodename, conf.migcompat.recheck_age, clock=clock)
+        return reporter.Reporter(conf, client_class.from_conf(conf),
+                                 record=record)
     return make

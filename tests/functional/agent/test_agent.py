@@ -22,6 +22,7 @@ def write_conf(tmp_path, placement_api, sysfs_root, nodename='node-a',
              'endpoint_override = %s' % placement_api.endpoint, '',
              '[migcompat]', 'nodename = %s' % nodename,
              'sysfs_root = %s' % sysfs_root, 'interval = 5']
+    extra.setdefault('state_path', tmp_path / 'state')
     lines += ['%s = %s' % item for item in extra.items()]
     path.write_text('\n'.join(lines) + '\n')
     return str(path)
@@ -67,9 +68,11 @@ def test_dry_run_needs_no_placement(tmp_path, emulated_sysfs, capsys):
     assert 'Provider node-q\n' in out
     assert 'produces S1  (pci 0000:3b:00.1)' in out
     assert 'accepts  S1' in out
-    # The target-side check ran through the emulated kernel path.
-    assert [w['path'] for w in fs.writes() if w['op'] == 'write'] == [
-        '/devices/pci0000:3b/0000:3b:00.1/migration_version']
+    # The target-side check ran through the emulated kernel path, once
+    # per device (each device's own verdict is recorded).
+    assert sorted(w['path'] for w in fs.writes() if w['op'] == 'write') == [
+        '/devices/pci0000:3b/0000:3b:00.%d/migration_version' % fn
+        for fn in (1, 2)]
 
 
 class ProbedAgent(agent.Agent):

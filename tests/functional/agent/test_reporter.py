@@ -6,6 +6,7 @@ real application in-process; the agent talks to it over its real
 keystoneauth1 client.
 """
 
+import hashlib
 import logging
 
 import pytest
@@ -14,6 +15,7 @@ from nova_migcompat.agent import provider_names
 from nova_migcompat.agent import reporter as reporter_mod
 from nova_migcompat import codec
 from nova_migcompat import placement
+from tests.functional.agent.conftest import Clock
 from tests import samples
 
 PGPUS = ('0000:81:00.0', '0000:82:00.0')
@@ -274,10 +276,61 @@ def test_hosts_with_different_drivers_converge(placement_api, two_hosts):
         assert len(found) == 2 * len(nodes)
 
 
-def test_unknown_check_keeps_the_published_state(placement_api,
-                                                 emulated_sysfs,
-                                                 make_reporter,
-                                                 example_spec):
+def busy(spec, string):
+    """The first pGPU's driver answers EBUSY to every write."""
+    spec['pci'][0]['mdev_types'][0]['migration_version'] = {
+        'string': string, 'policy': 'transient', 'errno': 'EBUSY'}
+    return spec
+
+
+def kernel_writes(fs):
+    return len([w for w in fs.writes() if w['op'] == 'write'])
+
+
+def test_unknown_keeps_only_a_recent_own_acceptance(placement_api,
+                                                    emulated_sysfs,
+                                                    make_reporter,
+                                                    example_spec):
+    tree = placement_api.create_compute('node-b', PGPUS)
+    placement_api.add_traits(placement_api.create_compute('node-a')[
+        'node-a'], src(NVIDIA_21))
+    fs = emulated_sysfs('nvidia-b')
+    clock = Clock()
+    reporter = make_reporter('node-b', fs, clock=clock, recheck_age=3600)
+    assert reporter.run_cycle().ok
+    first = tree[pgpu('node-b', PGPUS[0])]
+    assert acc(NVIDIA_21) in placement_api.traits(first)
+    spec = busy(example_spec('nvidia-b'), NVIDIA_23)
+    fs.update(spec)
+    # Half the recheck age later: the recorded verdict is reused, the
+    # device is not asked.
+    writes = kernel_writes(fs)
+    clock.now += 1800
+    report = reporter.run_cycle()
+    assert report.ok and report.writes == 0 and report.checks == 0
+    assert kernel_writes(fs) == writes
+    # Past every recheck point, before the age: asked again, busy; the
+    # acceptance this agent recorded is kept.
+    clock.now += 1790
+    report = reporter.run_cycle()
+    assert report.ok and report.checks > 0
+    assert report.verdicts[pgpu('node-b', PGPUS[0])][
+        codec.encode(NVIDIA_21)] == 'accepts'
+    assert acc(NVIDIA_21) in placement_api.traits(first)
+    # Older than the recheck age: nothing backs it any more.
+    clock.now += 11
+    report = reporter.run_cycle()
+    assert report.ok
+    assert report.verdicts[pgpu('node-b', PGPUS[0])][
+        codec.encode(NVIDIA_21)] == 'unknown'
+    assert acc(NVIDIA_21) not in placement_api.traits(first)
+    # The other pGPU answered and still accepts.
+    assert acc(NVIDIA_21) in placement_api.traits(
+        tree[pgpu('node-b', PGPUS[1])])
+
+
+def test_a_changed_driver_loses_its_acceptances_at_once(
+        placement_api, emulated_sysfs, make_reporter, example_spec):
     tree = placement_api.create_compute('node-b', PGPUS)
     placement_api.add_traits(placement_api.create_compute('node-a')[
         'node-a'], src(NVIDIA_21))
@@ -285,27 +338,115 @@ def test_unknown_check_keeps_the_published_state(placement_api,
     reporter = make_reporter('node-b', fs)
     assert reporter.run_cycle().ok
     first = tree[pgpu('node-b', PGPUS[0])]
-    assert acc(NVIDIA_21) in placement_api.traits(first)
-    # The first pGPU's driver is busy: its checks are unknown.
-    spec = example_spec('nvidia-b')
-    spec['pci'][0]['mdev_types'][0]['migration_version'] = {
-        'string': NVIDIA_23, 'policy': 'transient', 'errno': 'EBUSY'}
-    fs.update(spec)
-    report = reporter.run_cycle()
-    assert report.ok and report.writes == 0
-    assert report.verdicts[pgpu('node-b', PGPUS[0])][
-        codec.encode(NVIDIA_21)] == 'unknown'
-    assert acc(NVIDIA_21) in placement_api.traits(first)
-    # The driver changes (3.0) and is busy: the old acceptance says nothing
-    # about the new driver, and is withdrawn.
-    spec['pci'][0]['mdev_types'][0]['migration_version'] = {
-        'string': NVIDIA_30, 'policy': 'transient', 'errno': 'EBUSY'}
-    fs.update(spec)
+    # The driver changes (3.0) and is busy: the old acceptance says
+    # nothing about the new driver.
+    fs.update(busy(example_spec('nvidia-b'), NVIDIA_30))
     report = reporter.run_cycle()
     assert report.ok
     assert report.verdicts[pgpu('node-b', PGPUS[0])][
         codec.encode(NVIDIA_21)] == 'unknown'
     assert ours(placement_api.traits(first)) == {src(NVIDIA_30)}
+
+
+def test_a_foreign_acceptance_is_withdrawn(placement_api, emulated_sysfs,
+                                           make_reporter, example_spec):
+    tree = placement_api.create_compute('node-b', PGPUS)
+    placement_api.add_traits(placement_api.create_compute('node-a')[
+        'node-a'], src(NVIDIA_21))
+    fs = emulated_sysfs(busy(example_spec('nvidia-b'), NVIDIA_23))
+    first = tree[pgpu('node-b', PGPUS[0])]
+    # Someone else (an operator, an old agent, an attacker) claims the
+    # busy device accepts 2.1.
+    placement_api.add_traits(first, src(NVIDIA_23), acc(NVIDIA_21),
+                             'CUSTOM_OTHER')
+    report = make_reporter('node-b', fs).run_cycle()
+    assert report.ok
+    assert report.verdicts[pgpu('node-b', PGPUS[0])][
+        codec.encode(NVIDIA_21)] == 'unknown'
+    assert placement_api.traits(first) - {'OWNER_NOVA'} == {
+        src(NVIDIA_23), 'CUSTOM_OTHER'}
+
+
+def test_verdicts_survive_a_restart(placement_api, emulated_sysfs,
+                                    make_reporter, tmp_path):
+    placement_api.create_compute('node-b', PGPUS)
+    placement_api.add_traits(placement_api.create_compute('node-a')[
+        'node-a'], src(NVIDIA_21))
+    fs = emulated_sysfs('nvidia-b')
+    assert make_reporter('node-b', fs).run_cycle().ok
+    writes = kernel_writes(fs)
+    assert writes > 0
+    # A new agent process: its first cycle asks no device.
+    report = make_reporter('node-b', fs).run_cycle()
+    assert report.ok and report.checks == 0 and report.writes == 0
+    assert kernel_writes(fs) == writes
+    # A corrupt record means "nothing verified": everything is asked again.
+    (tmp_path / 'node-b.state' / 'verdicts.json').write_text('{"vers')
+    report = make_reporter('node-b', fs).run_cycle()
+    assert report.ok and report.checks > 0 and report.writes == 0
+    assert kernel_writes(fs) > writes
+
+
+def junk_strings(count, length=9):
+    """Strings no device produces; long ones do not compress."""
+    return [('junk %04d ' % i + hashlib.sha256(b'%d' % i).hexdigest() * 4)[
+        :length] for i in range(count)]
+
+
+def test_a_catalog_beyond_the_budget_carries_over(
+        placement_api, emulated_sysfs, make_reporter, example_spec):
+    tree = placement_api.create_compute('node-b', PGPUS)
+    node_a = placement_api.create_compute('node-a')['node-a']
+    fs = emulated_sysfs('nvidia-b')
+    reporter = make_reporter('node-b', fs, max_checks_per_cycle=10)
+    first = tree[pgpu('node-b', PGPUS[0])]
+    assert reporter.run_cycle().ok
+    assert acc(NVIDIA_23) in placement_api.traits(first)
+    # 30 junk strings and one real one appear: 31 strings x 2 devices.
+    placement_api.add_traits(node_a, src(NVIDIA_21),
+                             *[src(j) for j in junk_strings(30)])
+    reports = []
+    while acc(NVIDIA_21) not in placement_api.traits(first):
+        report = reporter.run_cycle()
+        assert report.ok and report.checks <= 10
+        reports.append(report)
+        assert len(reports) <= 7, 'the real string is never reached'
+    assert reports[0].behind == 62 - 10
+    assert [r.behind for r in reports][-1] >= 0
+    # The junk is refused, and no string waits any more.
+    report = reporter.run_cycle()
+    while report.behind:
+        report = reporter.run_cycle()
+    assert ours(placement_api.traits(first)) == {
+        src(NVIDIA_23), acc(NVIDIA_23), acc(NVIDIA_21)}
+    # The driver changes and refuses 2.1; junk fills the budget: 2.1 is
+    # withdrawn at once, checked or not.
+    placement_api.add_traits(node_a, *[src(j) for j in junk_strings(60)])
+    spec = example_spec('nvidia-b')
+    for pci in spec['pci']:
+        pci['mdev_types'][0]['migration_version']['string'] = NVIDIA_30
+    fs.update(spec)
+    report = reporter.run_cycle()
+    assert report.ok and report.behind > 0
+    assert ours(placement_api.traits(first)) == {src(NVIDIA_30)}
+
+
+def test_a_catalog_larger_than_one_listing(placement_api, emulated_sysfs,
+                                           make_reporter, monkeypatch):
+    placement_api.create_compute('node-b', PGPUS)
+    node_a = placement_api.create_compute('node-a')['node-a']
+    strings = junk_strings(60, length=100) + [NVIDIA_21]
+    placement_api.add_traits(node_a, *[src(s) for s in strings])
+    # The client's response bound, scaled down with the catalog (16 MiB
+    # is about 70,000 traits): one listing of all of them (8 KiB) is too
+    # large, the agent's other answers are not.
+    monkeypatch.setattr(placement, 'MAX_RESPONSE_BYTES', 4096)
+    report = make_reporter('node-b', emulated_sysfs('nvidia-b')).run_cycle()
+    assert report.ok, report.failure
+    # The 60 junk strings, 2.1, and the host's own 2.3.
+    assert report.catalog == 62
+    assert report.verdicts[pgpu('node-b', PGPUS[0])][
+        codec.encode(NVIDIA_21)] == 'accepts'
 
 
 def test_pci_functions_publish_on_the_root(placement_api, emulated_sysfs,

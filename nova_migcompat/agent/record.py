@@ -1,0 +1,223 @@
+"""The agent's own record of what its devices answered.
+
+An acceptance trait in placement is a claim this agent must be able to
+back.  For every (local device, fleet string) the record keeps the
+*definite* answer the device gave (accepts or refuses), when, and the
+device's identity then: its own string, driver and driver version.  The
+reporter publishes ``CUSTOM_MIGCOMPAT_ACC_*`` only for an "accepts" in
+this record that the device gave with its present identity, less than
+``[migcompat]recheck_age`` ago; anything else on our providers (stale,
+foreign, unchecked) is withdrawn.
+
+A verdict is reused, without touching the device, until its identity
+changes or it is due for a recheck: at an age between 75% and 100% of
+``recheck_age`` (spread per device and string, so that a fleet does not
+recheck at once).  A recheck that cannot tell (busy, timed out) keeps an
+acceptance until it is ``recheck_age`` old, no longer.  "Unknown" is
+never recorded.
+
+The record lives in one JSON file under ``[migcompat]state_path``,
+written atomically (a temporary file, fsync, rename) only when it
+changed, and it survives restarts.  A missing, unreadable, corrupt or
+oversized file, or one of another node, means "nothing verified yet":
+every pair is checked again, nothing is trusted, nothing crashes.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+
+from oslo_log import log as logging
+
+from nova_migcompat.agent import verdict as verdict_mod
+
+LOG = logging.getLogger(__name__)
+
+FILE_NAME = 'verdicts.json'
+FORMAT_VERSION = 1
+#: A state file larger than this is not ours to parse.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+#: A verdict is due for a recheck from this share of recheck_age on.
+EARLIEST_RECHECK = 0.75
+_DEFINITE = (verdict_mod.ACCEPTS, verdict_mod.REFUSES)
+
+
+def _digest(*parts):
+    data = json.dumps(parts, separators=(',', ':')).encode('utf-8')
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def device_key(device):
+    """A device's name on this host, e.g. ``mdev_type:0000:81:00.0/t``."""
+    return '%s:%s' % (device.kind, device.name)
+
+
+def identity(device):
+    """What the device is now: its string, driver and driver version."""
+    return _digest(device.string, device.facts.get('driver'),
+                   device.facts.get('driver_version'))
+
+
+def string_key(text):
+    """The record's key of a compatibility string.
+
+    Not its token: two tokens of one string share their verdicts.
+    """
+    return _digest(text)
+
+
+class Entry(object):
+    __slots__ = ('result', 'at', 'identity')
+
+    def __init__(self, result, at, identity):
+        self.result = result
+        self.at = at
+        self.identity = identity
+
+
+class VerdictRecord(object):
+    """The verdicts of one node's devices.
+
+    :param path: the state file, or None for a record kept in memory only
+        (``--dry-run``).
+    :param node: the compute node name; a file of another node is ignored.
+    :param recheck_age: seconds a definite verdict stays valid.
+    :param clock: returns the current time (seconds since the epoch).
+    """
+
+    def __init__(self, path, node, recheck_age, clock=time.time):
+        self.path = path
+        self.node = node
+        self.recheck_age = recheck_age
+        self.clock = clock
+        self._entries = {}
+        self._dirty = False
+
+    # The file ----------------------------------------------------------
+
+    @classmethod
+    def load(cls, path, node, recheck_age, clock=time.time):
+        """The record in ``path``; empty (with one log line) if unusable."""
+        record = cls(path, node, recheck_age, clock)
+        if path is None:
+            return record
+        try:
+            with open(path, 'rb') as f:
+                data = f.read(MAX_FILE_BYTES + 1)
+        except FileNotFoundError:
+            return record
+        except OSError as e:
+            LOG.warning('Cannot read the verdict record %s (%s): every '
+                        'device is checked again', path, e)
+            return record
+        try:
+            if len(data) > MAX_FILE_BYTES:
+                raise ValueError('larger than %d bytes' % MAX_FILE_BYTES)
+            record._parse(json.loads(data.decode('utf-8')))
+        except (ValueError, TypeError, KeyError, IndexError) as e:
+            LOG.warning('Ignoring the verdict record %s (%s): every device '
+                        'is checked again', path, e)
+            record._entries = {}
+        return record
+
+    def _parse(self, doc):
+        if doc.get('version') != FORMAT_VERSION:
+            raise ValueError('format version %r, not %d'
+                             % (doc.get('version'), FORMAT_VERSION))
+        if doc.get('node') != self.node:
+            raise ValueError('written for node %r, not %r'
+                             % (doc.get('node'), self.node))
+        entries = {}
+        for dev, string, result, at, ident in doc['verdicts']:
+            if (not isinstance(dev, str) or not isinstance(string, str) or
+                    result not in _DEFINITE or
+                    not isinstance(at, (int, float)) or
+                    not isinstance(ident, str)):
+                raise ValueError('malformed entry')
+            entries[(dev, string)] = Entry(result, float(at), ident)
+        self._entries = entries
+
+    def save(self):
+        """Write the record if it changed; never raises (logs why not)."""
+        if self.path is None or not self._dirty:
+            return
+        doc = {'version': FORMAT_VERSION, 'node': self.node,
+               'verdicts': [[dev, string, e.result, e.at, e.identity]
+                            for (dev, string), e in sorted(
+                                self._entries.items())]}
+        directory = os.path.dirname(self.path) or '.'
+        tmp = None
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix='.verdicts.', dir=directory)
+            with os.fdopen(fd, 'w') as f:
+                json.dump(doc, f, separators=(',', ':'))
+                f.flush()
+                os.fsync(f.fileno())
+            os.rename(tmp, self.path)
+            tmp = None
+            self._dirty = False
+        except OSError as e:
+            LOG.error('Cannot write the verdict record %s (%s): the '
+                      'verdicts of this cycle are checked again after a '
+                      'restart', self.path, e)
+        finally:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+
+    # Verdicts ----------------------------------------------------------
+
+    def __len__(self):
+        return len(self._entries)
+
+    def _entry(self, dev_key, str_key, ident):
+        entry = self._entries.get((dev_key, str_key))
+        if entry is None or entry.identity != ident:
+            return None
+        return entry
+
+    def valid(self, dev_key, str_key, ident, now=None):
+        """The definite result still in force, or None."""
+        entry = self._entry(dev_key, str_key, ident)
+        now = self.clock() if now is None else now
+        if entry is None or not entry.at <= now < entry.at + \
+                self.recheck_age:
+            return None
+        return entry.result
+
+    def due(self, dev_key, str_key, ident, now=None):
+        """``(due, age key)``: must the device be asked (again)?
+
+        The age key orders the pairs to check: never checked first, then
+        the oldest verdicts.
+        """
+        entry = self._entry(dev_key, str_key, ident)
+        if entry is None:
+            return True, 0.0
+        now = self.clock() if now is None else now
+        # The same pair always gets the same share: rechecks spread out.
+        share = int(_digest(dev_key, str_key, entry.at)[:8], 16) / 2.0 ** 32
+        start = EARLIEST_RECHECK + (1 - EARLIEST_RECHECK) * share
+        if not entry.at <= now < entry.at + self.recheck_age * start:
+            return True, entry.at
+        return False, entry.at
+
+    def put(self, dev_key, str_key, ident, result, now=None):
+        """Record a verdict; "unknown" is never recorded."""
+        if result not in _DEFINITE:
+            return
+        now = self.clock() if now is None else now
+        self._entries[(dev_key, str_key)] = Entry(result, now, ident)
+        self._dirty = True
+
+    def keep_only(self, dev_keys, str_keys):
+        """Forget devices that are gone and strings no longer in use."""
+        for key in [k for k in self._entries
+                    if k[0] not in dev_keys or k[1] not in str_keys]:
+            del self._entries[key]
+            self._dirty = True
