@@ -59,12 +59,14 @@ def filter_tables(rows):
 
 def reporter_table(rows):
     return _grid(
-        ['Devices', 'Strings', 'Discovery (ms)', 'First cycle (s)',
+        ['Devices', 'Strings', 'Discovery (ms)', 'First cycles',
+         'First cycles (s)',
          'First requests', 'First kernel writes', 'Steady cycle (ms)',
          'Steady requests', 'Steady writes', 'Steady checks',
          'Steady kernel writes', 'Steady / discovery'],
         [[r['devices'], r['catalog'], _ms(r['discovery_s'] * 1000),
-          '%.2f' % r['first']['seconds'], r['first']['requests'],
+          r['first']['cycles'], '%.2f' % r['first']['seconds'],
+          r['first']['requests'],
           r['first']['kernel_writes'], _ms(r['steady']['seconds'] * 1000),
           r['steady']['requests'], r['steady']['writes'],
           r['steady']['checks'], r['steady']['kernel_writes'],

@@ -25,7 +25,8 @@ One cycle (:meth:`Reporter.run_cycle`):
 7. optionally delete our traits that no provider has any more.
 
 In a steady state a cycle only reads: no kernel write, and 3 placement
-requests plus one per provider in the tree.
+requests (the root provider, its tree, the catalog); a provider's traits
+are read again only when its generation moved.
 """
 
 import collections
@@ -136,6 +137,8 @@ class Reporter(object):
             record = record_mod.VerdictRecord.load(
                 path, conf.migcompat.nodename, conf.migcompat.recheck_age)
         self.record = record
+        #: provider uuid -> (traits, generation) as last read or written.
+        self._known_traits = {}
 
     # Local state -------------------------------------------------------
 
@@ -381,9 +384,25 @@ class Reporter(object):
         tree = self.client.providers_in_tree(root['uuid'])
         return {rp['name']: rp for rp in tree}
 
+    def _traits(self, rp):
+        """A provider's ``(traits, generation)``.
+
+        Read again only when the provider's generation (in the tree
+        listing) moved since we last read or wrote its traits: placement
+        bumps it on every change of the provider, so an equal generation
+        proves the traits we know are its traits.
+        """
+        known = self._known_traits.get(rp['uuid'])
+        if known is not None and rp.get('generation') is not None and \
+                known[1] == rp['generation']:
+            return set(known[0]), known[1]
+        current, generation = self.client.provider_traits(rp['uuid'])
+        self._known_traits[rp['uuid']] = (frozenset(current), generation)
+        return current, generation
+
     def _write(self, rp, plan, verdicts, report, created):
         uuid = rp['uuid']
-        current, generation = self.client.provider_traits(uuid)
+        current, generation = self._traits(rp)
         for _attempt in range(WRITE_ATTEMPTS):
             want = self.desired(plan, verdicts, current)
             ours = {t for t in current if codec.parse_trait(t)}
@@ -399,15 +418,18 @@ class Reporter(object):
                 self.client.ensure_trait(name)
                 report.writes += 1
                 created.add(name)
+            traits = (current - ours) | want
             try:
-                self.client.set_provider_traits(
-                    uuid, (current - ours) | want, generation)
+                generation = self.client.set_provider_traits(
+                    uuid, traits, generation)
             except exception.GenerationConflict:
                 LOG.info('Provider %s changed while we wrote its traits; '
                          're-reading', rp['name'])
                 report.writes += 1
+                self._known_traits.pop(uuid, None)
                 current, generation = self.client.provider_traits(uuid)
                 continue
+            self._known_traits[uuid] = (frozenset(traits), generation)
             report.writes += 1
             report.changed.append(rp['name'])
             LOG.info('Provider %s: %d nova-migcompat traits published '
@@ -443,6 +465,9 @@ class Reporter(object):
 
     def _run(self, report):
         tree = self._tree()
+        uuids = {rp['uuid'] for rp in tree.values()}
+        self._known_traits = {uuid: known for uuid, known
+                              in self._known_traits.items() if uuid in uuids}
         plans = self.collect(report, known_providers=set(tree))
         report.providers = len(tree)
         catalog = self.read_catalog(report)
