@@ -22,6 +22,15 @@ one that leads out of the root raises
 Reads are bounded.  The only write is
 :meth:`Sysfs.write_migration_version`, which refuses anything that is not
 a ``migration_version`` attribute on a sysfs or FUSE file system.
+
+What is opened is what was checked: an attribute is opened without
+following a link at its last component, and ``/proc/self/fd`` must name
+the resolved path (a directory swapped for a link in between is refused).
+A ``migration_version`` is read and written only as a regular file of that
+name, never through a link.  The mount table is parsed as bytes once per
+cycle (:meth:`Sysfs.check_root`, at the start of discovery, which also
+refuses a root that is not a mounted sysfs), and mounts are found by
+device number.
 """
 
 import errno
