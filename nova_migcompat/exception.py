@@ -48,6 +48,14 @@ class UnsafeWrite(SysfsError):
     """A write target is not a migration_version attribute we may write."""
 
 
+class SysfsRootError(SysfsError):
+    """The sysfs root is not a mounted sysfs (or FUSE) tree.
+
+    ``path`` is the root itself, absolute.  Discovery fails: an unmounted
+    or mistyped root must not look like a host without devices.
+    """
+
+
 class PlacementError(MigCompatError):
     """Placement answered something we cannot work with."""
 

@@ -22,6 +22,15 @@ one that leads out of the root raises
 Reads are bounded.  The only write is
 :meth:`Sysfs.write_migration_version`, which refuses anything that is not
 a ``migration_version`` attribute on a sysfs or FUSE file system.
+
+What is opened is what was checked: an attribute is opened without
+following a link at its last component, and ``/proc/self/fd`` must name
+the resolved path (a directory swapped for a link in between is refused).
+A ``migration_version`` is read and written only as a regular file of that
+name, never through a link.  The mount table is parsed as bytes once per
+cycle (:meth:`Sysfs.check_root`, at the start of discovery, which also
+refuses a root that is not a mounted sysfs), and mounts are found by
+device number.
 """
 
 import errno
@@ -59,7 +68,10 @@ WRITABLE_FSTYPES = ('sysfs', 'fuse')
 SMALL_ATTR_BYTES = 256
 # Large SR-IOV hosts list thousands of PCI functions.
 _MAX_ENTRIES = 65536
-_OCTAL_ESCAPE = re.compile(r'\\([0-7]{3})')
+_OCTAL_ESCAPE = re.compile(rb'\\([0-3][0-7]{2})')
+MOUNTINFO = '/proc/self/mountinfo'
+#: The top directories of the layout: a root with neither is not a sysfs.
+_TOP_DIRS = ('bus', 'class')
 
 
 def errno_name(number):
@@ -68,6 +80,7 @@ def errno_name(number):
 
 class Mount(object):
     def __init__(self, mountpoint, fstype, dev):
+        #: The mount point, as a str (undecodable bytes surrogate-escaped).
         self.mountpoint = mountpoint
         self.fstype = fstype
         self.dev = dev
@@ -75,27 +88,36 @@ class Mount(object):
 
 def _unescape(field):
     # mountinfo escapes space, tab, newline and backslash as \ooo.
-    return _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field)
+    return _OCTAL_ESCAPE.sub(lambda m: bytes([int(m.group(1), 8)]), field)
 
 
-def mount_of(path, mountinfo='/proc/self/mountinfo'):
-    """Return the :class:`Mount` that ``path`` (already resolved) is on."""
-    best = None
-    with open(mountinfo) as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index('-')
-            mountpoint = _unescape(fields[4])
-            major, minor = fields[2].split(':')
-            fstype = fields[sep + 1]
-            inside = (path == mountpoint or mountpoint == '/' or
-                      path.startswith(mountpoint + '/'))
-            # Later lines win on equal mount points: they are mounted on top.
-            if inside and (best is None or
-                           len(mountpoint) >= len(best.mountpoint)):
-                best = Mount(mountpoint, fstype,
-                             os.makedev(int(major), int(minor)))
-    return best
+def parse_mountinfo(data):
+    """``{device number: Mount}`` of the bytes of a mountinfo file.
+
+    Parsed as bytes: a mount point need not be UTF-8 (any local user can
+    make one with fusermount3), and must not stop the parse.  Lines that
+    do not parse are skipped.  Later lines win: they are mounted on top.
+    """
+    mounts = {}
+    for line in data.split(b'\n'):
+        fields = line.split(b' ')
+        try:
+            sep = fields.index(b'-', 6)
+            major, minor = fields[2].split(b':')
+            dev = os.makedev(int(major), int(minor))
+            fstype = fields[sep + 1].decode('ascii')
+        except (ValueError, IndexError, UnicodeDecodeError):
+            continue
+        mounts[dev] = Mount(os.fsdecode(_unescape(fields[4])), fstype, dev)
+    return mounts
+
+
+def read_mountinfo(source=MOUNTINFO):
+    """:func:`parse_mountinfo` of a file (a path) or of bytes."""
+    if isinstance(source, bytes):
+        return parse_mountinfo(source)
+    with open(source, 'rb') as f:
+        return parse_mountinfo(f.read())
 
 
 def writable_fstype(fstype):
@@ -108,6 +130,75 @@ class Sysfs(object):
 
     def __init__(self, root):
         self.root = os.path.realpath(root)
+        #: ``{device number: Mount}``, read by :meth:`load_mounts`.
+        self._mounts = None
+
+    # Mounts and the root ----------------------------------------------
+
+    def load_mounts(self, mountinfo=MOUNTINFO):
+        """Read the mount table (a path, or its bytes); once per cycle.
+
+        The write checks of the cycle look mounts up by device number in
+        this table instead of reading it for every write.
+        """
+        self._mounts = read_mountinfo(mountinfo)
+        return self._mounts
+
+    def writable_mount(self, dev):
+        """The sysfs or FUSE :class:`Mount` of device number ``dev``.
+
+        None when ``dev`` is on no such mount (or on none we know of).
+        """
+        if self._mounts is None:
+            self.load_mounts()
+        mount = self._mounts.get(dev)
+        if mount is None or not writable_fstype(mount.fstype):
+            return None
+        return mount
+
+    def check_root(self, mountinfo=MOUNTINFO):
+        """Refuse a root that cannot be the sysfs: before each discovery.
+
+        Reads the mount table for the cycle (:meth:`load_mounts`).  An
+        unmounted or mistyped root would otherwise look like a host
+        without devices, and withdraw every published trait.
+
+        :raises SysfsRootError: the root is not a directory on a sysfs or
+            FUSE mount, or has neither a ``bus`` nor a ``class`` directory.
+        """
+        self.load_mounts(mountinfo)
+        try:
+            st = os.stat(self.root)
+        except OSError as e:
+            raise exception.SysfsRootError(
+                self.root, 'sysfs root cannot be read: %s'
+                % errno_name(e.errno))
+        if not stat.S_ISDIR(st.st_mode):
+            raise exception.SysfsRootError(self.root,
+                                           'sysfs root is not a directory')
+        if self.writable_mount(st.st_dev) is None:
+            mount = self._mounts.get(st.st_dev)
+            raise exception.SysfsRootError(
+                self.root, 'sysfs root is on a %s file system, not on a '
+                'sysfs or FUSE mount: is it mounted, and is '
+                '[migcompat]sysfs_root right?'
+                % (mount.fstype if mount else 'unknown'))
+        for name in _TOP_DIRS:
+            try:
+                if stat.S_ISDIR(os.lstat(self.path(name)).st_mode):
+                    return
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                raise exception.SysfsRootError(
+                    self.root, 'sysfs root: cannot look at %s: %s'
+                    % (name, errno_name(e.errno)))
+        raise exception.SysfsRootError(
+            self.root, 'sysfs root has no %s directory: not the top of a '
+            'sysfs tree; is [migcompat]sysfs_root right?'
+            % ' or '.join(_TOP_DIRS))
+
+    # Paths -------------------------------------------------------------
 
     def path(self, *parts):
         return os.path.join(self.root, *parts)
@@ -146,23 +237,64 @@ class Sysfs(object):
                 % (len(names), _MAX_ENTRIES))
         return sorted(names)
 
-    def read_bytes(self, path, limit):
+    def _open(self, path, flags, error=exception.SysfsError,
+              follow_last=True):
+        """Open an attribute: ``(fd, resolved path, fstat)``.
+
+        Links are resolved inside the root first (:meth:`resolve`); then the
+        resolved path is opened without following a link at its last
+        component, and what was opened must be that path, a regular file:
+        a directory swapped for a link between the two (a race) leads the
+        open elsewhere, and is caught here instead of being read or written.
+        With ``follow_last`` False, ``path`` itself must not be a link.
+
+        :raises OSError: the open failed (the caller says what it means).
+        :raises error: what was opened is not the attribute.
+        """
+        where = self.relative(path)
+        if follow_last:
+            real = self.resolve(path)
+        else:
+            real = os.path.join(self.resolve(os.path.dirname(path)),
+                                os.path.basename(path))
+        try:
+            fd = os.open(real, flags | os.O_NOFOLLOW | os.O_CLOEXEC |
+                         os.O_NONBLOCK)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise error(where, 'is a link, not an attribute file')
+            raise
+        try:
+            try:
+                opened = os.readlink('/proc/self/fd/%d' % fd)
+                st = os.fstat(fd)
+            except OSError as e:
+                raise error(where, 'cannot tell what was opened: %s'
+                            % errno_name(e.errno))
+            if opened != real:
+                raise error(where, 'changed while being opened: opened %s, '
+                            'not %s' % (opened, real))
+            if not stat.S_ISREG(st.st_mode):
+                raise error(where, 'not an attribute file')
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, real, st
+
+    def read_bytes(self, path, limit, follow_last=True):
         """Read at most ``limit`` bytes of an attribute.
 
         :raises SysfsError: unreadable, not a regular file, or longer than
             ``limit``.
         """
         where = self.relative(path)
-        real = self.resolve(path)
         try:
-            fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC |
-                         os.O_NONBLOCK)
+            fd, _real, _st = self._open(path, os.O_RDONLY,
+                                        follow_last=follow_last)
         except OSError as e:
             raise exception.SysfsError(where, 'cannot open: %s'
                                        % errno_name(e.errno))
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise exception.SysfsError(where, 'not an attribute file')
             chunks, size = [], 0
             while size <= limit:
                 chunk = os.read(fd, limit + 1 - size)
@@ -196,8 +328,16 @@ class Sysfs(object):
         return self.read_text(path, limit)
 
     def read_compat_string(self, path):
-        """Read and validate a migration_version attribute."""
-        data = self.read_bytes(path, compat_string.MAX_BYTES + 1)
+        """Read and validate a migration_version attribute.
+
+        Only a regular file named ``migration_version`` is read: not a link
+        (to a module's ``version``, to another device's attribute).
+        """
+        if os.path.basename(path) != ATTRIBUTE:
+            raise exception.SysfsError(self.relative(path), 'not a %s '
+                                       'attribute' % ATTRIBUTE)
+        data = self.read_bytes(path, compat_string.MAX_BYTES + 1,
+                               follow_last=False)
         return compat_string.from_bytes(data, self.relative(path))
 
     def link_name(self, path):
@@ -308,13 +448,21 @@ class Sysfs(object):
         August 2020 ``self``/``compatible`` revision of the interface).
         """
         path = os.path.join(dev_dir, ATTRIBUTE)
-        if not os.path.lexists(path):
-            return None
         try:
-            mode = os.stat(self.resolve(path)).st_mode
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return None
         except OSError as e:
             raise exception.SysfsError(self.relative(path), 'cannot stat: %s'
                                        % errno_name(e.errno))
+        if stat.S_ISLNK(mode):
+            # A link (to a module's version, another device's attribute)
+            # is not this device's string.
+            raise exception.SysfsError(self.relative(path),
+                                       'is a link, not an attribute file')
+        if not stat.S_ISREG(mode):
+            raise exception.SysfsError(self.relative(path),
+                                       'not an attribute file')
         return path, bool(mode & 0o222)
 
     # The one write -----------------------------------------------------
@@ -323,10 +471,13 @@ class Sysfs(object):
         """Write ``text`` into a ``migration_version`` attribute.
 
         The kernel's answer comes back as the ``OSError`` of ``os.write``
-        (``EINVAL``: the device does not accept the string).
+        (``EINVAL``: the device does not accept the string).  Mounts are
+        looked up in the table of the cycle (:meth:`load_mounts`), by the
+        device number of the file.
 
         :raises UnsafeWrite: ``path`` is not a migration_version attribute
-            on a sysfs or FUSE mount inside the root.
+            (a regular file, not a link) on a sysfs or FUSE mount inside the
+            root, or what was opened is not that file.
         """
         where = self.relative(path)
         if os.path.basename(path) != ATTRIBUTE:
@@ -336,23 +487,39 @@ class Sysfs(object):
         if os.path.basename(real) != ATTRIBUTE:
             raise exception.UnsafeWrite(where, 'resolves to %s, not a %s '
                                         'attribute' % (real, ATTRIBUTE))
-        mount = mount_of(real)
-        if mount is None or not writable_fstype(mount.fstype):
-            raise exception.UnsafeWrite(
-                where, 'on a %s file system, not sysfs or FUSE: refusing to '
-                'write' % (mount.fstype if mount else 'unknown'))
+        own = os.path.join(self.resolve(os.path.dirname(path)), ATTRIBUTE)
+        if real != own:
+            raise exception.UnsafeWrite(where, 'is a link to %s, not an '
+                                        'attribute file' % real)
         data = compat_string.validate(text, where).encode('ascii')
-        fd = os.open(real, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC |
-                     os.O_NONBLOCK)
+        # Nothing that is not on sysfs or FUSE is even opened for writing.
         try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_dev != mount.dev:
+            dev = os.lstat(real).st_dev
+        except OSError as e:
+            raise exception.UnsafeWrite(where, 'cannot stat: %s'
+                                        % errno_name(e.errno))
+        self._writable_mount_of(where, dev)
+        fd, _real, st = self._open(path, os.O_WRONLY,
+                                   error=exception.UnsafeWrite,
+                                   follow_last=False)
+        try:
+            if st.st_dev != dev:
                 raise exception.UnsafeWrite(
-                    where, 'changed under us: not an attribute of the %s '
-                    'mount at %s' % (mount.fstype, mount.mountpoint))
+                    where, 'changed while being opened: on device %d:%d, '
+                    'not %d:%d' % (os.major(st.st_dev), os.minor(st.st_dev),
+                                   os.major(dev), os.minor(dev)))
             written = os.write(fd, data)
             if written != len(data):
                 raise OSError(errno.EIO, 'short write: %d of %d bytes'
                               % (written, len(data)))
         finally:
             os.close(fd)
+
+    def _writable_mount_of(self, where, dev):
+        mount = self.writable_mount(dev)
+        if mount is None:
+            known = self._mounts.get(dev)
+            raise exception.UnsafeWrite(
+                where, 'on a %s file system, not sysfs or FUSE: refusing to '
+                'write' % (known.fstype if known else 'unknown'))
+        return mount

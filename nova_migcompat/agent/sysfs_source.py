@@ -10,9 +10,9 @@ on.
 The target-side check:
 
 * a writable ``migration_version``: the string is written into it and the
-  errno of the write answers (success: accepts; ``EINVAL`` and other
-  refusals: refuses; transient errors and our own lack of permission:
-  unknown);
+  errno of the write answers (success: accepts; ``EINVAL``, the driver's
+  refusal: refuses; any other errno, transient or our own fault:
+  unknown, see :func:`classify`);
 * a read-only ``migration_version`` (the ``self``/``compatible`` revision
   of the interface, where userspace does the matching) or a synthesized
   descriptor: the acceptance policy of the string's format decides
@@ -43,6 +43,23 @@ TRANSIENT_ERRNOS = frozenset([
     errno.ENODEV, errno.ENXIO, errno.ETIMEDOUT])
 #: Our own fault (not root, read-only mount): says nothing about the device.
 PERMISSION_ERRNOS = frozenset([errno.EACCES, errno.EPERM, errno.EROFS])
+#: The driver's answer "does not accept this string": the only errnos of
+#: the write that refuse.  EINVAL is the answer of the migration_version
+#: proposal for an incompatible string; any other errno (EMFILE, ENOSPC,
+#: ELOOP, EISDIR, EBADF, ...) may be our own or the host's fault, and says
+#: nothing about the device: unknown.
+REFUSING_ERRNOS = frozenset([errno.EINVAL])
+
+
+def classify(number):
+    """The verdict result of a migration_version write failing with errno.
+
+    REFUSES only for a driver's refusal (:data:`REFUSING_ERRNOS`); every
+    other errno is UNKNOWN: a fault must never become an answer.
+    """
+    if number in REFUSING_ERRNOS:
+        return verdict_mod.REFUSES
+    return verdict_mod.UNKNOWN
 
 
 def _hex_id(text):
@@ -66,6 +83,9 @@ class SysfsDeviceSource(sources.DeviceSource):
     # Discovery ---------------------------------------------------------
 
     def discover(self):
+        # An unmounted or mistyped root fails the cycle; reads the mount
+        # table for this cycle's write checks.
+        self.sysfs.check_root()
         devices = []
         devices.extend(self._mdev_types())
         devices.extend(self._mdevs())
@@ -224,7 +244,7 @@ class SysfsDeviceSource(sources.DeviceSource):
                       device.name, e)
             return verdict_mod.Verdict(
                 verdict_mod.UNKNOWN, 'unsafe write refused: %s' % e.reason)
-        except exception.OutsideRoot as e:
+        except exception.SysfsError as e:
             return verdict_mod.Verdict(verdict_mod.UNKNOWN, str(e))
         except OSError as e:
             name = sysfs_mod.errno_name(e.errno)
@@ -238,9 +258,13 @@ class SysfsDeviceSource(sources.DeviceSource):
                 return verdict_mod.Verdict(
                     verdict_mod.UNKNOWN, 'write failed with %s (not '
                     'permitted)' % name)
+            if classify(e.errno) == verdict_mod.REFUSES:
+                return verdict_mod.Verdict(
+                    verdict_mod.REFUSES, 'the %s driver refused the string '
+                    '(%s)' % (driver, name))
             return verdict_mod.Verdict(
-                verdict_mod.REFUSES, 'the %s driver refused the string (%s)'
-                % (driver, name))
+                verdict_mod.UNKNOWN, 'write failed with %s (not an answer '
+                'of the driver)' % name)
         return verdict_mod.Verdict(
             verdict_mod.ACCEPTS, 'the %s driver accepted the string'
             % driver)

@@ -56,6 +56,8 @@ def test_reads_are_bounded(tree, tmp_path):
     with pytest.raises(exception.SysfsError) as e:
         tree.read_text(attr)
     assert 'longer than 256 bytes' in str(e.value)
+    attr = tree.path('devices', 'pci0000:00', '0000:00:02.0',
+                     'migration_version')
     with open(attr, 'w') as f:
         f.write('x' * 5000)
     with pytest.raises(exception.SysfsError) as e:
@@ -109,17 +111,32 @@ def test_write_through_a_link_named_migration_version(tree, tmp_path):
     assert 'resolves to' in str(e.value)
 
 
-def test_mount_of_parses_escaped_mount_points(tmp_path):
+def test_mountinfo_parses_escaped_mount_points(tmp_path):
     info = tmp_path / 'mountinfo'
     info.write_text(
         '22 1 0:21 / / rw - ext4 /dev/vda rw\n'
         '30 22 0:52 / /tmp/my\\040sys rw,nosuid - fuse.mfs mfs rw\n'
-        '31 22 0:22 / /sys rw - sysfs sysfs rw\n')
-    mount = sysfs_mod.mount_of('/tmp/my sys/bus/x', str(info))
+        '31 22 0:22 / /sys rw shared:7 - sysfs sysfs rw\n')
+    mounts = sysfs_mod.read_mountinfo(str(info))
+    mount = mounts[os.makedev(0, 52)]
     assert (mount.mountpoint, mount.fstype) == ('/tmp/my sys', 'fuse.mfs')
     assert mount.dev == os.makedev(0, 52)
     assert sysfs_mod.writable_fstype(mount.fstype)
-    assert sysfs_mod.mount_of('/sys/bus', str(info)).fstype == 'sysfs'
-    assert sysfs_mod.mount_of('/sysx', str(info)).fstype == 'ext4'
+    assert mounts[os.makedev(0, 22)].fstype == 'sysfs'
+    assert mounts[os.makedev(0, 21)].fstype == 'ext4'
     assert not sysfs_mod.writable_fstype('ext4')
     assert not sysfs_mod.writable_fstype('fusectl')
+
+
+def test_mountinfo_with_a_mount_point_that_is_not_utf8():
+    # Any local user can make such a mount (fusermount3): it must not stop
+    # the parse, nor the other mounts from being found.
+    data = (b'22 1 0:21 / / rw - ext4 /dev/vda rw\n'
+            b'40 22 0:60 / /tmp/\xff\xfe\\040x rw - fuse.evil evil rw\n'
+            b'31 22 0:22 / /sys rw - sysfs sysfs rw\n'
+            b'garbage\n')
+    mounts = sysfs_mod.read_mountinfo(data)
+    assert mounts[os.makedev(0, 22)].fstype == 'sysfs'
+    evil = mounts[os.makedev(0, 60)]
+    assert os.fsencode(evil.mountpoint) == b'/tmp/\xff\xfe x'
+    assert evil.fstype == 'fuse.evil'
