@@ -145,7 +145,8 @@ def agent_conf(tmp_path, placement_api):
                  'endpoint_override = %s' % (endpoint or
                                              placement_api.endpoint),
                  '', '[migcompat]', 'nodename = %s' % nodename,
-                 'sysfs_root = %s' % sysfs_root]
+                 'sysfs_root = %s' % sysfs_root,
+                 'lock_path = %s' % (tmp_path / 'agent.lock')]
         lines += ['%s = %s' % item for item in options.items()]
         path.write_text('\n'.join(lines) + '\n')
         conf = agent.parse_config(['--config-file', str(path)])
