@@ -387,17 +387,16 @@ def load_config(argv, default_config_files=None):
     conf.set_default('use_stderr', True)
     # oslo.config checks command line options set in a file (the logging
     # ones: debug...) while parsing, and writes the error itself.
-    stderr, sys.stderr = sys.stderr, io.StringIO()
+    stderr, captured = sys.stderr, io.StringIO()
+    sys.stderr = captured
     try:
         conf(argv, project='nova', prog=PROG,
              default_config_files=default_config_files)
     except SystemExit as e:
-        text = sys.stderr.getvalue()
-        sys.stderr = stderr
-        match = _CLI_VALUE_ERROR.match(text)
+        match = _CLI_VALUE_ERROR.match(captured.getvalue())
         if e.code != 1 or not match:
-            sys.stderr.write(text)
             raise
+        captured.truncate(0)
         name, kind, value = match.groups()
         _value, path = file_setting(
             conf, 'DEFAULT', name,
@@ -406,10 +405,8 @@ def load_config(argv, default_config_files=None):
             value.strip(), name, ' in %s' % path if path else '',
             _TYPE_WORDS.get(kind, kind.lower())))
     finally:
-        if isinstance(sys.stderr, io.StringIO):
-            text = sys.stderr.getvalue()
-            sys.stderr = stderr
-            sys.stderr.write(text)
+        sys.stderr = stderr
+        stderr.write(captured.getvalue())
     return conf
 
 
