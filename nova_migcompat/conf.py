@@ -249,6 +249,23 @@ Possible values:
   enabling it on every agent is safe);
 * False: leave them (enable it on one agent of the fleet).
 """),
+    cfg.StrOpt(
+        'lock_path',
+        default='/run/nova-migcompat/agent.lock',
+        help="""
+The lock file that keeps a second agent (a daemon or ``--once``) from
+running on the same host.
+
+The agent holds an exclusive lock on it while it runs and writes its
+process id into it; a second agent exits with status 2, naming the file and
+the holder.  ``--dry-run`` takes no lock.  Its directory is created when
+missing.  Read at start only (a SIGHUP does not move the lock).
+
+Possible values:
+
+* A file path on a local file system; the default suits the systemd unit
+  (``RuntimeDirectory=nova-migcompat``).
+"""),
 ]
 
 filter_opts = [

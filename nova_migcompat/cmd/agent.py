@@ -11,9 +11,37 @@ Modes: a daemon (the default), ``--once`` (one cycle; exit status 0 when
 published, 1 when the cycle failed, 2 when it published but some local
 devices could not be reported), ``--dry-run`` (no placement at all: what
 would be published, checked against the local strings only).
+
+Start-up never ends in a traceback: every option of ``[DEFAULT]`` (the
+logging options), ``[migcompat]``, ``[placement]`` and ``[devices]`` is
+read and checked first (oslo.config only converts a value when it is
+read), and a bad value, a missing or malformed configuration file, an
+unusable ``[placement]`` or device source configuration, or a lock held by
+another agent ends the agent with exit status 2 and one line on stderr.
+A SIGHUP re-reads the configuration files into a new configuration and
+checks it the same way: when it is unreadable or invalid, the running
+configuration stays and one error line says why.  Logging is set up once,
+at start.
+
+One agent per host: the daemon and ``--once`` hold an exclusive
+``flock`` on ``[migcompat]lock_path`` (``--dry-run`` takes none).
+
+Logging: the agent logs to stderr (the journal, under systemd) by
+default.  ``log_file``, ``log_dir`` and ``log_config_append`` set in a file
+named ``nova.conf`` are nova-compute's, not the agent's (the agent reads
+nova.conf for ``[placement]``, and nova's log directory may not be
+writable under the hardened unit): they are ignored.  Set them in the
+agent's own file (``nova-migcompat-agent.conf``) or on the command line
+(``--log-file``, ``--log-dir``) to log to a file.
 """
 
+import errno
+import fcntl
+import glob
+import io
+import os
 import random
+import re
 import signal
 import sys
 import time
@@ -31,6 +59,20 @@ LOG = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_DEVICE_PROBLEMS = 2
+#: A bad configuration or another agent's lock: systemd does not restart
+#: the unit on it (``RestartPreventExitStatus=2``).
+EXIT_CONFIG = 2
+
+PROG = 'nova-migcompat-agent'
+#: The groups whose every option the agent checks at start (and DEFAULT).
+CHECKED_GROUPS = (migcompat_conf.migcompat_group.name,
+                  migcompat_conf.PLACEMENT_GROUP,
+                  migcompat_conf.NOVA_DEVICES_GROUP)
+#: How oslo.config words a bad value of a command line option in a file.
+_CLI_VALUE_ERROR = re.compile(r'argument --(\S+): Invalid (\w+) value: (.*)')
+_TYPE_WORDS = {'Boolean': 'boolean (true or false)', 'Integer': 'integer'}
+#: Logging options of nova.conf that are nova-compute's, not the agent's.
+NOVA_LOGGING_OPTS = ('log_file', 'log_dir', 'log_config_append')
 
 cli_opts = [
     cfg.BoolOpt('once', default=False,
@@ -53,10 +95,166 @@ def summary(report, seconds):
                 ', '.join(report.changed) or 'none', seconds))
 
 
+class StartError(Exception):
+    """The agent cannot start (or reload): one line saying why."""
+
+
+def _config_files(conf):
+    files = list(conf.config_file or [])
+    for directory in conf.config_dir or []:
+        files += sorted(glob.glob(os.path.join(directory, '*.conf')))
+    return files
+
+
+def _argv_files(argv):
+    files = []
+    for i, arg in enumerate(argv):
+        if arg == '--config-file' and i + 1 < len(argv):
+            files.append(argv[i + 1])
+        elif arg.startswith('--config-file='):
+            files.append(arg.split('=', 1)[1])
+    return files
+
+
+def file_setting(conf, group, name, files=None):
+    """``(raw value, file)`` of the last file that sets an option.
+
+    ``(None, None)`` when no configuration file sets it.
+    """
+    found = (None, None)
+    for path in _config_files(conf) if files is None else files:
+        sections = {}
+        try:
+            cfg.ConfigParser(path, sections).parse()
+        except Exception:
+            continue
+        values = sections.get(group, {}).get(name)
+        if values:
+            found = (values[-1], path)
+    return found
+
+
+def _reason(message):
+    reason = message.split(' is not valid: ', 1)[-1]
+    if reason.startswith('invalid literal for int()'):
+        return 'not an integer'
+    if reason.startswith('could not convert string to float'):
+        return 'not a number'
+    if reason.startswith('Unexpected boolean value'):
+        return 'not a boolean (true or false)'
+    if reason.startswith('Should be greater than or equal to '):
+        return 'must be at least %s' % reason.rsplit(' ', 1)[1]
+    if reason.startswith('Should be less than or equal to '):
+        return 'must be at most %s' % reason.rsplit(' ', 1)[1]
+    return reason
+
+
+def _check_option(conf, group, name):
+    try:
+        if group is None:
+            conf[name]
+        else:
+            conf[group][name]
+    except (cfg.Error, ValueError) as e:
+        section = group or 'DEFAULT'
+        value, path = file_setting(conf, section, name)
+        where = ' in %s' % path if path else ''
+        shown = ' %r' % value if value is not None else ''
+        raise StartError('invalid value%s for [%s]%s%s: %s' % (
+            shown, section, name, where, _reason(str(e))))
+
+
+def check_config(conf):
+    """Read every option the agent uses; StartError names a bad one."""
+    for name in conf:
+        # A group's name reads as the group: harmless.
+        _check_option(conf, None, name)
+    for group in CHECKED_GROUPS:
+        for name in conf[group]:
+            _check_option(conf, group, name)
+
+
+def describe(error):
+    """One line for a configuration error of oslo.config (or ours)."""
+    if isinstance(error, cfg.ConfigFilesNotFoundError):
+        return 'configuration file not found or unreadable: %s' % ', '.join(
+            error.config_files)
+    if isinstance(error, cfg.ConfigFilesPermissionDeniedError):
+        return 'cannot read the configuration file(s) %s: permission ' \
+            'denied' % ', '.join(error.config_files)
+    if isinstance(error, cfg.ConfigFileParseError):
+        return 'malformed configuration file %s: %s' % (
+            error.config_file, error.msg)
+    if isinstance(error, StartError):
+        return str(error)
+    return '%s: %s' % (type(error).__name__, error)
+
+
+def load_checked(argv, default_config_files=None):
+    """A parsed and checked configuration; StartError otherwise."""
+    try:
+        conf = load_config(argv, default_config_files)
+    except cfg.Error as e:
+        raise StartError(describe(e))
+    try:
+        check_config(conf)
+    except StartError:
+        conf.reset()
+        raise
+    return conf
+
+
+def new_reporter(conf, should_stop=None):
+    """The placement client and Reporter of a checked configuration."""
+    try:
+        client = placement.PlacementClient.from_conf(conf)
+    except Exception as e:
+        raise StartError('cannot use the [placement] configuration (%s: '
+                         '%s)' % (type(e).__name__, e))
+    try:
+        return reporter_mod.Reporter(conf, client, should_stop=should_stop)
+    except Exception as e:
+        raise StartError('cannot load the device sources (%s: %s)'
+                         % (type(e).__name__, e))
+
+
+def acquire_lock(path):
+    """Hold an exclusive flock on ``path``; returns its descriptor."""
+    try:
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, mode=0o755, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        raise StartError('cannot open the lock file %s ([migcompat]'
+                         'lock_path): %s' % (path, e.strerror or e))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        try:
+            holder = os.read(fd, 32).decode('ascii', 'replace').strip()
+        except OSError:
+            holder = ''
+        os.close(fd)
+        if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+            raise StartError(
+                'another nova-migcompat-agent%s holds the lock %s '
+                '([migcompat]lock_path): one agent per host' % (
+                    ' (pid %s)' % holder if holder.isdigit() else '', path))
+        raise StartError('cannot lock %s ([migcompat]lock_path): %s'
+                         % (path, e.strerror or e))
+    os.ftruncate(fd, 0)
+    os.write(fd, b'%d\n' % os.getpid())
+    return fd
+
+
 class Agent(object):
 
-    def __init__(self, conf):
+    def __init__(self, conf, argv=None, default_config_files=None):
         self.conf = conf
+        #: How to parse the configuration again on SIGHUP.
+        self.argv = argv
+        self.default_config_files = default_config_files
         # Plain flags: a signal handler must not take a lock the main
         # thread may hold (threading.Event does).
         self._stopping = False
@@ -64,10 +262,28 @@ class Agent(object):
         self.reporter = None
 
     def build(self):
-        client = placement.PlacementClient.from_conf(self.conf)
-        self.reporter = reporter_mod.Reporter(
-            self.conf, client, should_stop=lambda: self._stopping)
+        self.reporter = new_reporter(self.conf,
+                                     should_stop=lambda: self._stopping)
         return self.reporter
+
+    def reload(self):
+        """Parse and check the configuration again; keep it if bad."""
+        argv = self.argv
+        if argv is None:
+            argv = []
+            for path in self.conf.config_file or []:
+                argv += ['--config-file', path]
+            for path in self.conf.config_dir or []:
+                argv += ['--config-dir', path]
+        try:
+            conf = load_checked(argv, self.default_config_files)
+            reporter = new_reporter(conf, should_stop=lambda: self._stopping)
+        except StartError as e:
+            LOG.error('SIGHUP: keeping the running configuration: %s', e)
+            return False
+        self.conf, self.reporter = conf, reporter
+        LOG.info('SIGHUP: configuration reloaded')
+        return True
 
     def cycle(self):
         start = time.monotonic()
@@ -98,16 +314,22 @@ class Agent(object):
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         signal.signal(signal.SIGHUP, self._hup)
-        self.build()
+        if self.reporter is None:
+            self.build()
         failures = 0
         while not self._stopping:
             if self._reload:
                 self._reload = False
                 LOG.info('SIGHUP: reloading the configuration')
-                self.conf.reload_config_files()
-                self.build()
-            report = self.cycle()
-            if report.ok:
+                self.reload()
+            try:
+                report = self.cycle()
+            except Exception:
+                # The cycle reports its own failures; this is a bug, but
+                # the daemon goes on (with the failure backoff).
+                LOG.exception('Reporting cycle crashed')
+                report = None
+            if report is not None and report.ok:
                 failures = 0
                 delay = self.conf.migcompat.interval * random.uniform(1, 1.1)
             else:
@@ -121,7 +343,11 @@ class Agent(object):
 
 def print_dry_run(conf, out=None):
     out = out or sys.stdout
-    reporter = reporter_mod.Reporter(conf, None)
+    try:
+        reporter = reporter_mod.Reporter(conf, None)
+    except Exception as e:
+        raise StartError('cannot load the device sources (%s: %s)'
+                         % (type(e).__name__, e))
     report, plans, catalog = reporter.plan_locally()
     labels = {token: 'S%d' % (i + 1) for i, token in enumerate(catalog)}
     print('Dry run for node %s (sysfs root %s): nothing is sent to '
@@ -157,34 +383,88 @@ def load_config(argv, default_config_files=None):
     migcompat_conf.register_nova_device_opts(conf)
     conf.register_cli_opts(cli_opts)
     logging.register_options(conf)
-    conf(argv, project='nova', prog='nova-migcompat-agent',
-         default_config_files=default_config_files)
+    # The journal, under systemd; stdout is --dry-run's.
+    conf.set_default('use_stderr', True)
+    # oslo.config checks command line options set in a file (the logging
+    # ones: debug...) while parsing, and writes the error itself.
+    stderr, captured = sys.stderr, io.StringIO()
+    sys.stderr = captured
+    try:
+        conf(argv, project='nova', prog=PROG,
+             default_config_files=default_config_files)
+    except SystemExit as e:
+        match = _CLI_VALUE_ERROR.match(captured.getvalue())
+        if e.code != 1 or not match:
+            raise
+        captured.truncate(0)
+        name, kind, value = match.groups()
+        _value, path = file_setting(
+            conf, 'DEFAULT', name,
+            _argv_files(argv) or default_config_files or [])
+        raise StartError('invalid value %r for [DEFAULT]%s%s: not a %s' % (
+            value.strip(), name, ' in %s' % path if path else '',
+            _TYPE_WORDS.get(kind, kind.lower())))
+    finally:
+        sys.stderr = stderr
+        stderr.write(captured.getvalue())
     return conf
+
+
+def setup_logging(conf):
+    """oslo.log from the agent's options (not nova.conf's log files)."""
+    for name in NOVA_LOGGING_OPTS:
+        location = conf.get_location(name)
+        if location is None or location.location != cfg.Locations.user:
+            continue
+        _value, path = file_setting(conf, 'DEFAULT', name)
+        if path and os.path.basename(path) == 'nova.conf':
+            conf.set_override(name, None)
+    logging.set_defaults(default_log_levels=logging.get_default_log_levels()
+                         + ['stevedore=ERROR'])
+    try:
+        logging.setup(conf, PROG)
+    except Exception as e:
+        raise StartError('cannot set up logging (%s: %s)'
+                         % (type(e).__name__, e))
 
 
 def parse_config(argv):
-    """The agent's configuration, and oslo.log set up from it."""
-    conf = load_config(argv)
-    logging.set_defaults(default_log_levels=logging.get_default_log_levels()
-                         + ['stevedore=WARN'])
-    logging.setup(conf, 'nova-migcompat-agent')
+    """The agent's checked configuration, and oslo.log set up from it."""
+    conf = load_checked(argv)
+    setup_logging(conf)
     return conf
 
 
+def _fail(message):
+    print('%s: error: %s' % (PROG, message), file=sys.stderr)
+    return EXIT_CONFIG
+
+
 def main(argv=None):
-    conf = parse_config(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        conf = load_checked(argv)
+    except StartError as e:
+        return _fail(e)
+    lock = None
+    try:
+        setup_logging(conf)
         if conf.dry_run:
             return print_dry_run(conf)
-        agent = Agent(conf)
+        lock = acquire_lock(conf.migcompat.lock_path)
+        agent = Agent(conf, argv)
+        agent.build()
         if conf.once:
-            agent.build()
             report = agent.cycle()
             if not report.ok:
                 return EXIT_FAILED
             return EXIT_DEVICE_PROBLEMS if report.device_problems else EXIT_OK
         return agent.run_forever()
+    except StartError as e:
+        return _fail(e)
     finally:
+        if lock is not None:
+            os.close(lock)
         conf.reset()
 
 

@@ -5,7 +5,8 @@ instance's task_state to ``migrating`` and the conductor creates a
 ``live-migration`` Migration in status ``accepted`` (it stays so across
 scheduling retries) before it asks the scheduler; the conductor also sets
 ``requested_destination.cell``.  Boot requests have no cell, so they cost
-nothing here.
+nothing here, and neither do requests that ask for no device
+(:func:`may_have_devices`, from the RequestSpec alone).
 """
 
 import dataclasses
@@ -47,6 +48,62 @@ def _has_pci(spec_obj):
     reqs = spec_obj.pci_requests
     return any(req.source == objects.InstancePCIRequest.FLAVOR_ALIAS
                for req in (reqs.requests if reqs else []))
+
+
+#: Resource classes that never come from a device provider: a request for
+#: only these has no device state to move.  Anything else (``VGPU``,
+#: ``CUSTOM_*``, ``PCI_DEVICE``, bandwidth of a port...) may come from a
+#: provider that publishes strings.
+PLAIN_RESOURCE_CLASSES = frozenset(('VCPU', 'PCPU', 'MEMORY_MB', 'DISK_GB'))
+#: Flavor extra spec prefixes that ask for devices outside ``resources``.
+_DEVICE_EXTRA_SPECS = ('pci_passthrough:', 'accel:', 'hw:pmem')
+
+
+def _set(obj, name):
+    return obj is not None and obj.obj_attr_is_set(name)
+
+
+def _flavor_asks_for_devices(flavor):
+    for key, value in (flavor.extra_specs or {}).items():
+        if key.startswith(_DEVICE_EXTRA_SPECS):
+            return True
+        if not key.startswith('resources') or ':' not in key:
+            continue
+        if key.split(':', 1)[1] in PLAIN_RESOURCE_CLASSES:
+            continue
+        try:
+            if int(value) <= 0:
+                continue
+        except (TypeError, ValueError):
+            pass
+        return True
+    return False
+
+
+def may_have_devices(spec_obj):
+    """False only when the request certainly asks for no device resource.
+
+    Decided from the RequestSpec alone (no database, no placement): the
+    flavor's ``resources*:CLASS`` extra specs other than plain CPU, memory
+    and disk, its PCI alias, accelerator and persistent memory extra
+    specs, the PCI requests and the requested resources (ports' resource
+    requests).  A RequestSpec without a flavor, or one that cannot be
+    read, may have devices.
+    """
+    try:
+        if not _set(spec_obj, 'flavor') or spec_obj.flavor is None:
+            return True
+        if _flavor_asks_for_devices(spec_obj.flavor):
+            return True
+        if _set(spec_obj, 'pci_requests') and spec_obj.pci_requests:
+            if spec_obj.pci_requests.requests:
+                return True
+        if (_set(spec_obj, 'requested_resources') and
+                spec_obj.requested_resources):
+            return True
+        return False
+    except Exception:
+        return True
 
 
 def find(spec_obj):

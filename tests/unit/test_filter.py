@@ -218,3 +218,157 @@ def test_host_passes_works_the_request_out_once(hosts, monkeypatch):
     filt = FILTER()
     assert all(filt.host_passes(host, spec) for host in hosts)
     assert len(calls) == 1
+
+
+def test_request_without_instance_uuid_passes(hosts, no_placement):
+    # Nothing set at all: not a live migration we can tell; never raises.
+    spec = objects.RequestSpec()
+    assert list(FILTER().filter_all(hosts, spec)) == hosts
+    assert FILTER().host_passes(hosts[0], objects.RequestSpec())
+
+
+def test_one_hosts_error_decides_that_host_only(on_error, caplog,
+                                                monkeypatch):
+    on_error('pass')
+    hosts = [host_state(i, uuid=uuidutils.generate_uuid()) for i in range(3)]
+    spec = objects.RequestSpec(instance_uuid=uuidutils.generate_uuid())
+    migration = live_migration.LiveMigration(
+        spec.instance_uuid, uuidutils.generate_uuid(),
+        uuidutils.generate_uuid(), False)
+    monkeypatch.setattr(migration_compatibility_filter.live_migration,
+                        'find', lambda spec_obj: migration)
+    # No device of the fleet accepts the source's string: every host is
+    # rejected on its merits, except host1, whose judging fails.
+    client = FleetPlacement(migration.migration_uuid,
+                            uuidutils.generate_uuid(),
+                            codec.encode(samples.NVIDIA_21))
+    monkeypatch.setattr(migration_compatibility_filter.report,
+                        'report_client_singleton', lambda: client)
+    judge = migration_compatibility_filter.requirements.judge_host
+
+    def failing_judge(host_uuid, *args, **kwargs):
+        if host_uuid == hosts[1].uuid:
+            raise KeyError('broken candidate')
+        return judge(host_uuid, *args, **kwargs)
+    monkeypatch.setattr(migration_compatibility_filter.requirements,
+                        'judge_host', failing_judge)
+    with caplog.at_level(logging.ERROR):
+        assert list(FILTER().filter_all(hosts, spec)) == [hosts[1]]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert 'Cannot judge host host1' in errors[0].getMessage()
+    assert errors[0].exc_info is not None
+    # With reject, host1 alone follows it (the others are judged).
+    on_error('reject')
+    spec = objects.RequestSpec(instance_uuid=spec.instance_uuid)
+    assert list(FILTER().filter_all(hosts, spec)) == []
+
+
+class CountingFleet(FleetPlacement):
+    """A source provider that carries ``count`` SRC traits."""
+
+    def __init__(self, migration_uuid, source_pgpu, count):
+        tokens = [codec.encode('string %d' % i) for i in range(count)]
+        super().__init__(migration_uuid, source_pgpu, tokens[0])
+        self.answers['/resource_providers/%s/traits' % source_pgpu] = {
+            'traits': [codec.trait(codec.SRC, t) for t in tokens],
+            'resource_provider_generation': 1}
+        for token in tokens:
+            self.answers['/resource_providers?required=%s' % codec.trait(
+                codec.ACC, token)] = {'resource_providers': []}
+        self.urls = []
+
+    def get(self, url, version=None):
+        self.urls.append(url)
+        return super().get(url, version)
+
+
+@pytest.mark.parametrize('policy,kept', [('reject', 0), ('pass', 3)])
+def test_placement_requests_are_bounded(hosts, on_error, caplog,
+                                        monkeypatch, policy, kept):
+    on_error(policy)
+    spec = objects.RequestSpec(instance_uuid=uuidutils.generate_uuid())
+    clients = []
+
+    def client():
+        # find() below makes the instance uuid the migration's.
+        clients.append(CountingFleet(spec.instance_uuid,
+                                     uuidutils.generate_uuid(), 1000))
+        return clients[-1]
+    monkeypatch.setattr(migration_compatibility_filter.live_migration,
+                        'find', lambda spec_obj: live_migration.LiveMigration(
+                            spec_obj.instance_uuid, spec_obj.instance_uuid,
+                            uuidutils.generate_uuid(), False))
+    monkeypatch.setattr(migration_compatibility_filter.report,
+                        'report_client_singleton', client)
+    with caplog.at_level(logging.ERROR):
+        assert len(list(FILTER().filter_all(hosts, spec))) == kept
+    [fleet] = clients
+    # The allocations and the source provider's traits; no string query.
+    assert len(fleet.urls) == 2
+    [error] = [r.getMessage() for r in caplog.records
+               if r.levelno >= logging.ERROR]
+    assert '1000 distinct compatibility strings' in error
+    assert spec.instance_uuid in error
+    assert 'on_error=%s' % policy in error
+
+
+def a_flavor(**extra_specs):
+    return objects.Flavor(extra_specs=extra_specs)
+
+
+def test_server_without_devices_costs_no_placement_request(
+        hosts, on_error, monkeypatch):
+    on_error('reject')
+    # Placement is down, the database says "a live migration": a server
+    # whose request asks for no device passes every host, and neither is
+    # asked.
+    calls = []
+
+    def find(spec_obj):
+        calls.append(spec_obj)
+        return live_migration.LiveMigration(
+            spec_obj.instance_uuid, uuidutils.generate_uuid(),
+            uuidutils.generate_uuid(), False)
+    monkeypatch.setattr(migration_compatibility_filter.live_migration,
+                        'find', find)
+    unavailable = []
+    monkeypatch.setattr(migration_compatibility_filter.report,
+                        'report_client_singleton',
+                        lambda: unavailable.append(1) or Unavailable())
+    spec = objects.RequestSpec(
+        instance_uuid=uuidutils.generate_uuid(),
+        flavor=a_flavor(**{'resources:VCPU': '2', 'hw:cpu_policy': 'shared',
+                           'resources1:VGPU': '0'}),
+        pci_requests=objects.InstancePCIRequests(requests=[]),
+        requested_resources=[])
+    assert list(FILTER().filter_all(hosts, spec)) == hosts
+    assert calls == [] and unavailable == []
+    # The same server with a vGPU: judged, and placement's fault rejects.
+    spec = objects.RequestSpec(
+        instance_uuid=uuidutils.generate_uuid(),
+        flavor=a_flavor(**{'resources:VGPU': '1'}))
+    assert list(FILTER().filter_all(hosts, spec)) == []
+    assert len(calls) == 1 and unavailable == [1]
+
+
+@pytest.mark.parametrize('fields,devices', [
+    ({}, True),
+    ({'flavor': a_flavor()}, False),
+    ({'flavor': a_flavor(**{'resources:VGPU': '1'})}, True),
+    ({'flavor': a_flavor(**{'resources_GPU:CUSTOM_FPGA': '1'})}, True),
+    ({'flavor': a_flavor(**{'resources:MEMORY_MB': '512'})}, False),
+    ({'flavor': a_flavor(**{'resources:VGPU': 'x'})}, True),
+    ({'flavor': a_flavor(**{'pci_passthrough:alias': 'a:1'})}, True),
+    ({'flavor': a_flavor(**{'accel:device_profile': 'p'})}, True),
+    ({'flavor': a_flavor(), 'pci_requests': objects.InstancePCIRequests(
+        requests=[objects.InstancePCIRequest(count=1)])}, True),
+    ({'flavor': a_flavor(), 'requested_resources': [
+        objects.RequestGroup(resources={'NET_BW_EGR_KILOBIT_PER_SEC': 1})]},
+     True),
+    # Extra specs that cannot be loaded: maybe devices.
+    ({'flavor': objects.Flavor()}, True),
+])
+def test_may_have_devices(fields, devices):
+    spec = objects.RequestSpec(**fields)
+    assert live_migration.may_have_devices(spec) is devices

@@ -28,6 +28,37 @@ SHOWN_CHARS = 240
 #: objects are shared by concurrent requests; a RequestSpec is not).
 _PLAN_ATTR = '_migcompat_plan'
 _UNSET = object()
+#: The most distinct source strings (one placement request each) the
+#: filter checks for one request; beyond, [migcompat]on_error decides.
+#: Placement has no query that tells which providers carry each of many
+#: traits at once (``in:`` is any-of), so the bound is a count.
+MAX_SOURCE_STRINGS = 64
+
+
+class TooManyStrings(Exception):
+    """The source devices publish more strings than the filter checks."""
+
+    def __init__(self, count):
+        super().__init__('%d distinct source strings, more than %d'
+                         % (count, MAX_SOURCE_STRINGS))
+
+
+def _on_error_passes():
+    return CONF.migcompat.on_error == 'pass'
+
+
+def _verb():
+    return 'keeping all' if _on_error_passes() else 'rejecting all'
+
+
+def _instance_uuid(spec_obj):
+    """The request's instance uuid, or None; never raises."""
+    try:
+        if spec_obj.obj_attr_is_set('instance_uuid'):
+            return spec_obj.instance_uuid
+    except Exception:
+        pass
+    return None
 
 
 def _shown(text):
@@ -47,6 +78,8 @@ class _Plan(object):
         self.started = time.monotonic()
         #: host name -> what it does not accept, in rejection order.
         self.rejected = {}
+        #: Hosts whose judging failed (logged once each).
+        self.failed_hosts = set()
 
     def _strings(self, tokens):
         return ', '.join(repr(_shown(self.acceptance.strings.get(token) or
@@ -101,7 +134,11 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
             if self._passes(host_state, plan):
                 kept += 1
                 yield host_state
-        self._log_summary(plan, kept, total)
+        try:
+            self._log_summary(plan, kept, total)
+        except Exception:
+            LOG.exception('Cannot log the summary of the live migration of '
+                          'instance %s', plan.migration.instance_uuid)
 
     def host_passes(self, host_state, spec_obj):
         plan = getattr(spec_obj, _PLAN_ATTR, _UNSET)
@@ -110,19 +147,33 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
         return plan is None or self._passes(host_state, plan)
 
     def _new_plan(self, spec_obj):
-        """What the request needs (kept on the RequestSpec), or None."""
-        plan = None
-        if not scheduler_utils.request_is_rebuild(spec_obj):
-            plan = self._plan(spec_obj)
+        """What the request needs (kept on the RequestSpec), or None.
+
+        Never raises: a request that cannot even be read is not known to
+        be a live migration, and every host passes.
+        """
+        try:
+            plan = None
+            if not scheduler_utils.request_is_rebuild(spec_obj):
+                plan = self._plan(spec_obj)
+        except Exception as e:
+            LOG.warning('Cannot read the request for instance %s (%s: %s): '
+                        'every host passes', _instance_uuid(spec_obj),
+                        type(e).__name__, e)
+            plan = None
         try:
             setattr(spec_obj, _PLAN_ATTR, plan)
-        except AttributeError:
+        except Exception:
             pass
         return plan
 
     def _plan(self, spec_obj):
         """What a live migration needs, or None if nothing; never raises."""
-        instance_uuid = getattr(spec_obj, 'instance_uuid', None)
+        instance_uuid = _instance_uuid(spec_obj)
+        if not live_migration.may_have_devices(spec_obj):
+            # No database read, no placement request: a placement fault
+            # cannot block the live migration of a server without devices.
+            return None
         try:
             migration = live_migration.find(spec_obj)
         except Exception as e:
@@ -147,32 +198,48 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
                 LOG.debug('Instance %s has no tracked devices: every host '
                           'passes', instance_uuid)
                 return None
-            plan.acceptance = requirements.find_accepting(
-                client, plan.requirements)
+            strings = set()
+            for req in plan.requirements:
+                strings |= req.tokens
+            if len(strings) > MAX_SOURCE_STRINGS:
+                plan.error = TooManyStrings(len(strings))
+                LOG.error('The source devices of instance %s publish %d '
+                          'distinct compatibility strings, more than the '
+                          '%d the filter checks in one request; '
+                          '[migcompat]on_error=%s: %s hosts', instance_uuid,
+                          len(strings), MAX_SOURCE_STRINGS,
+                          CONF.migcompat.on_error, _verb())
+            else:
+                plan.acceptance = requirements.find_accepting(
+                    client, plan.requirements)
         except Exception as e:
             plan.error = e
             LOG.exception('Cannot work out the device compatibility needs '
                           'of instance %s (%s: %s); [migcompat]on_error=%s: '
                           '%s hosts', instance_uuid, type(e).__name__, e,
-                          CONF.migcompat.on_error,
-                          'keeping all' if CONF.migcompat.on_error == 'pass'
-                          else 'rejecting all')
+                          CONF.migcompat.on_error, _verb())
         if client is not None:
             plan.requests = client.requests
         return plan
 
     def _passes(self, host_state, plan):
+        """Judge one host; an error here decides this host only."""
         if plan.error is None:
             try:
                 return self._compatible(host_state, plan)
             except Exception as e:
-                plan.error = e
-                LOG.exception('Cannot judge host %s for the live migration '
-                              'of instance %s (%s: %s); '
-                              '[migcompat]on_error=%s', host_state.host,
-                              plan.migration.instance_uuid,
-                              type(e).__name__, e, CONF.migcompat.on_error)
-        return CONF.migcompat.on_error == 'pass'
+                host = getattr(host_state, 'host', None)
+                if host not in plan.failed_hosts:
+                    plan.failed_hosts.add(host)
+                    LOG.exception('Cannot judge host %s for the live '
+                                  'migration of instance %s (%s: %s); '
+                                  '[migcompat]on_error=%s: %s it', host,
+                                  plan.migration.instance_uuid,
+                                  type(e).__name__, e,
+                                  CONF.migcompat.on_error,
+                                  'keeping' if _on_error_passes()
+                                  else 'rejecting')
+        return _on_error_passes()
 
     def _compatible(self, host_state, plan):
         candidates = getattr(host_state, 'allocation_candidates', None)

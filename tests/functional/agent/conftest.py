@@ -147,7 +147,8 @@ def agent_conf(tmp_path, placement_api):
                  'endpoint_override = %s' % (endpoint or
                                              placement_api.endpoint),
                  '', '[migcompat]', 'nodename = %s' % nodename,
-                 'sysfs_root = %s' % sysfs_root]
+                 'sysfs_root = %s' % sysfs_root,
+                 'lock_path = %s' % (tmp_path / 'agent.lock')]
         options.setdefault('state_path', tmp_path / ('%s.state' % nodename))
         lines += ['%s = %s' % item for item in options.items()]
         path.write_text('\n'.join(lines) + '\n')

@@ -21,7 +21,8 @@ def write_conf(tmp_path, placement_api, sysfs_root, nodename='node-a',
              'endpoint = %s' % placement_api.endpoint, 'token = admin',
              'endpoint_override = %s' % placement_api.endpoint, '',
              '[migcompat]', 'nodename = %s' % nodename,
-             'sysfs_root = %s' % sysfs_root, 'interval = 5']
+             'sysfs_root = %s' % sysfs_root, 'interval = 5',
+             'lock_path = %s' % (tmp_path / 'agent.lock')]
     extra.setdefault('state_path', tmp_path / 'state')
     lines += ['%s = %s' % item for item in extra.items()]
     path.write_text('\n'.join(lines) + '\n')

@@ -60,7 +60,7 @@ def test_unusable_root_fails_and_withdraws_nothing(tmp_path, placement_api,
     capsys.readouterr()
     assert once(tmp_path, placement_api, root) == 1
     assert all_traits(placement_api, tree) == before
-    failures = [line for line in capsys.readouterr().out.splitlines()
+    failures = [line for line in capsys.readouterr().err.splitlines()
                 if 'ERROR nova_migcompat.agent.reporter' in line]
     assert len(failures) == 1
     assert ('Reporting cycle failed: %s: sysfs root ' % root) in failures[0]

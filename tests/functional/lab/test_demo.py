@@ -5,20 +5,34 @@ import subprocess
 import sys
 
 
-def demo(*args):
+from migcompat_lab.emulation import mount
+
+
+def demo(*args, tmpdir=None):
+    env = dict(os.environ)
+    if tmpdir is not None:
+        # Every directory the demo makes (its mount points, Nova's logs)
+        # is a tempfile one: under tmpdir.
+        env['TMPDIR'] = str(tmpdir)
     return subprocess.run(
         [sys.executable, '-m', 'migcompat_lab.demo'] + list(args),
-        capture_output=True, text=True, timeout=600)
+        capture_output=True, text=True, timeout=600, env=env)
 
 
-def fuse_mounts():
-    with open('/proc/self/mountinfo') as f:
-        return [line for line in f if 'migcompat-sysfs' in line]
+def mounts_under(directory):
+    """Mount points at or under directory (only the demo's own)."""
+    found = []
+    for root, dirs, _files in os.walk(str(directory)):
+        for name in list(dirs):
+            path = os.path.join(root, name)
+            if mount.mounted(path):
+                found.append(path)
+                dirs.remove(name)
+    return found
 
 
-def test_demo_shows_filtered_and_stock_outcomes():
-    before = fuse_mounts()
-    result = demo()
+def test_demo_shows_filtered_and_stock_outcomes(tmp_path):
+    result = demo(tmpdir=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert 'nvidia 2.1 10de:0ffe nvidia-11' in out
@@ -33,9 +47,11 @@ def test_demo_shows_filtered_and_stock_outcomes():
     # Quiet: the report only, Nova's logs in files.
     assert 'INFO' not in out and result.stderr == ''
     logdir = out.rsplit('Nova logs: ', 1)[1].strip()
+    assert logdir.startswith(str(tmp_path))
     assert os.path.getsize(os.path.join(logdir, 'filter.log')) > 0
-    # Nothing left mounted.
-    assert fuse_mounts() == before
+    # Nothing the demo mounted is left mounted (mounts of anything else
+    # on the machine are none of this test's business).
+    assert mounts_under(tmp_path) == []
 
 
 def test_demo_refuses_a_bad_fleet_file(tmp_path):
