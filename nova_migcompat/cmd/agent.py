@@ -8,7 +8,7 @@ uses them, and ``[migcompat]``) and
 ``--config-file`` files given.
 
 Modes: a daemon (the default), ``--once`` (one cycle; exit status 0 when
-published, 1 when the cycle failed, 2 when it published but some local
+published, 1 when the cycle failed, 3 when it published but some local
 devices could not be reported), ``--dry-run`` (no placement at all: what
 would be published, checked against the local strings only).
 
@@ -58,7 +58,7 @@ LOG = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_DEVICE_PROBLEMS = 2
+EXIT_DEVICE_PROBLEMS = 3
 #: A bad configuration or another agent's lock: systemd does not restart
 #: the unit on it (``RestartPreventExitStatus=2``).
 EXIT_CONFIG = 2

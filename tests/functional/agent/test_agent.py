@@ -46,7 +46,7 @@ def test_once_without_root_provider_exits_1(tmp_path, placement_api,
     assert agent.main(['--config-file', conf, '--once']) == 1
 
 
-def test_once_with_an_unreadable_device_exits_2(tmp_path, placement_api,
+def test_once_with_an_unreadable_device_exits_3(tmp_path, placement_api,
                                                 emulated_sysfs,
                                                 example_spec):
     placement_api.create_compute('node-a', PGPUS)
@@ -54,7 +54,7 @@ def test_once_with_an_unreadable_device_exits_2(tmp_path, placement_api,
     spec['pci'][1]['mdev_types'][0]['migration_version'][
         'read_error'] = 'EIO'
     conf = write_conf(tmp_path, placement_api, emulated_sysfs(spec).root)
-    assert agent.main(['--config-file', conf, '--once']) == 2
+    assert agent.main(['--config-file', conf, '--once']) == 3
 
 
 def test_dry_run_needs_no_placement(tmp_path, emulated_sysfs, capsys):

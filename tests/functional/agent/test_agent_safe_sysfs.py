@@ -76,7 +76,7 @@ def test_migration_version_link_is_not_published(tmp_path, placement_api,
                      '../../../module/qat_vfio_pci/version'}
     fs = emulated_sysfs(spec)
     # The linked device is a device problem; the other VF is published.
-    assert once(tmp_path, placement_api, fs.root, 'node-q') == 2
+    assert once(tmp_path, placement_api, fs.root, 'node-q') == 3
     published = strings(placement_api.traits(tree['node-q']))
     assert published == {'qat-8086-4941-drv-1.2-sym;asym;dc'}
     assert 'qat-from-a-link' not in strings(placement_api.all_traits())
