@@ -116,6 +116,29 @@ def test_a_late_yes_is_never_published(placement_api, emulated_sysfs,
     assert ours(placement_api.traits(tree[pgpu(HUNG)])) == {src(NVIDIA_21)}
 
 
+def test_a_hung_read_during_discovery_is_bounded(
+        placement_api, emulated_sysfs, make_reporter, example_spec):
+    tree = placement_api.create_compute('node-a', PGPUS)
+    spec = example_spec('nvidia-a')
+    spec['pci'][0]['mdev_types'][0]['migration_version'][
+        'read_delay'] = 30
+    fs = emulated_sysfs(spec)
+    reporter = make_reporter('node-a', fs, device_timeout=1)
+    start = time.monotonic()
+    report = reporter.run_cycle()
+    assert time.monotonic() - start < BOUND
+    assert report.ok, report.failure
+    # The type cannot be read: a device problem, and no acceptance on its
+    # provider (its mdev's string is still published); the other provider
+    # is published in full.
+    assert len(report.device_problems) == 1
+    assert report.device_problems[0].startswith('0000:81:00.0/nvidia-35: ')
+    assert 'no answer within 1 s' in report.device_problems[0]
+    assert ours(placement_api.traits(tree[pgpu(HUNG)])) == {src(NVIDIA_21)}
+    assert ours(placement_api.traits(tree[pgpu(HEALTHY)])) == {
+        src(NVIDIA_21), acc(NVIDIA_21)}
+
+
 class _QuietHandler(simple_server.WSGIRequestHandler):
     def log_message(self, *args):
         pass
