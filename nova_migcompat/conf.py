@@ -108,6 +108,31 @@ Related options:
 
 * ``[migcompat]synthesize_descriptors``: must be enabled.
 """),
+    cfg.IntOpt(
+        'device_timeout',
+        default=5,
+        min=1,
+        help="""
+Seconds one kernel read or write of a device's sysfs attribute may take.
+
+The target-side check writes into a device's ``migration_version``
+attribute, which runs the vendor driver's code; a hung driver may never
+answer.  The call runs on a thread of its own: past this deadline the
+device's answer is "unknown" (a late answer is discarded, never
+published), no other string is tried on the device in the same cycle,
+and while the hung call has not returned, every cycle treats the device
+as unknown at once without calling it again.  A slow device thus delays
+a cycle by at most this much, and never the other devices' updates.
+
+Possible values:
+
+* An integer of at least 1.
+
+Related options:
+
+* ``[migcompat]interval``: a device that hangs lengthens the cycle it
+  hangs in by at most this deadline, and later cycles not at all.
+"""),
 ]
 
 agent_opts = [

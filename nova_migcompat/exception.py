@@ -86,3 +86,15 @@ class RootProviderNotFound(MigCompatError):
 
 class Stopped(MigCompatError):
     """The agent was asked to stop: the cycle ends before its next write."""
+
+
+class DeadlineExceeded(MigCompatError):
+    """A device call did not answer in time, or an earlier one still hangs.
+
+    Whatever the call would have answered is discarded: it is unknown.
+    """
+
+    def __init__(self, key, reason):
+        self.key = key
+        self.reason = reason
+        super().__init__('%s: %s' % (key, reason))

@@ -2,12 +2,16 @@
 
 A thin layer over a keystoneauth1 adapter built from the same
 ``[placement]`` options nova-compute uses.  Every response body is read
-with a size bound, every call is counted (``requests``), and failures come
+with a size bound and within an overall deadline (``[placement]timeout``:
+keystoneauth's own timeout applies to each socket read, so a response
+dripping one byte at a time would pass it), every call is counted
+(``requests``), and failures come
 back as :mod:`nova_migcompat.exception` errors: ``PlacementUnavailable``
 for what may pass (connection errors, 5xx), ``PlacementError`` for the
 rest.
 """
 
+import time
 from urllib import parse
 
 from keystoneauth1 import adapter as ks_adapter
@@ -30,18 +34,30 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 # concurrent_update codes (1.23).
 MICROVERSION = '1.23'
 
+#: Seconds one request may take, response body included, when the
+#: configuration does not say (``[placement]timeout`` unset).
+DEFAULT_DEADLINE = 60
+#: Bytes asked of the socket at a time while reading a body.
+_CHUNK_BYTES = 65536
+
 
 class AdapterTransport(object):
-    """Requests through a keystoneauth1 adapter, bodies read with a bound."""
+    """Requests through a keystoneauth1 adapter, bodies read with a bound.
 
-    def __init__(self, adapter):
+    :param deadline: seconds one request may take in all, from sending it
+        to the last byte of the response body.
+    """
+
+    def __init__(self, adapter, deadline=None):
         self.adapter = adapter
+        self.deadline = deadline or DEFAULT_DEADLINE
 
     def send(self, method, url, body, microversion):
         kwargs = {'microversion': microversion, 'stream': True,
                   'headers': {'Accept': 'application/json'}}
         if body is not None:
             kwargs['json'] = body
+        deadline = time.monotonic() + self.deadline
         try:
             resp = self.adapter.request(url, method, **kwargs)
         except ks_exc.ClientException as e:
@@ -52,14 +68,44 @@ class AdapterTransport(object):
                 # keystoneauth read the body already (its DEBUG logging).
                 data = resp.content or b''
             else:
-                data = resp.raw.read(MAX_RESPONSE_BYTES + 1,
-                                     decode_content=True)
+                data = self._read_body(resp.raw, deadline, method, url)
+        except exception.PlacementUnavailable:
+            raise
         except Exception as e:
+            if time.monotonic() >= deadline:
+                raise self._late(method, url)
             raise exception.PlacementUnavailable(
                 '%s %s: reading the response failed: %s' % (method, url, e))
         finally:
             resp.close()
         return resp.status_code, data
+
+    def _late(self, method, url):
+        return exception.PlacementUnavailable(
+            '%s %s: no complete response within the %s s deadline '
+            '([placement]timeout); abandoned' % (method, url, self.deadline))
+
+    def _read_body(self, raw, deadline, method, url):
+        """At most MAX_RESPONSE_BYTES + 1 bytes, before the deadline.
+
+        Small reads, each with a socket timeout of the time left: a read
+        of N bytes would wait for all N however slowly they come.
+        """
+        chunks, size = [], 0
+        while size <= MAX_RESPONSE_BYTES:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._late(method, url)
+            sock = getattr(getattr(raw, 'connection', None), 'sock', None)
+            if sock is not None:
+                sock.settimeout(left)
+            chunk = raw.read1(min(_CHUNK_BYTES, MAX_RESPONSE_BYTES + 1 - size),
+                              decode_content=True)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b''.join(chunks)
 
 
 class ReportClientTransport(object):
@@ -99,7 +145,8 @@ class PlacementClient(object):
                                                             auth=auth)
         adapter = ks_loading.load_adapter_from_conf_options(
             conf, group, session=session, auth=auth, raise_exc=False)
-        return cls(AdapterTransport(adapter))
+        return cls(AdapterTransport(adapter,
+                                    deadline=conf[group].timeout))
 
     @classmethod
     def from_session(cls, session, region_name=None, interface=None,

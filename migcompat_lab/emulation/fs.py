@@ -8,8 +8,10 @@ reaches the file system (open with write intent, write, truncate, create,
 mkdir, unlink, rename, chmod, symlink, ...) is appended to the write log,
 one JSON object per line: ``{"op", "path", "data", "result"}``.
 
-``serve()`` is the child process's main: it mounts single-threaded in the
-foreground and talks to the parent (mount.py) over two pipes:
+``serve()`` is the child process's main: it mounts in the foreground, with
+libfuse's multi-threaded loop (a slow or hung attribute, ``write_delay`` or
+``read_delay``, holds one FUSE thread while the others serve the rest of
+the tree), and talks to the parent (mount.py) over two pipes:
 
 * status fd (child -> parent), JSON lines: ``{"event": "ready"}`` once the
   kernel has initialised the mount, ``{"event": "loaded", "generation": n}``
@@ -21,7 +23,8 @@ foreground and talks to the parent (mount.py) over two pipes:
 A control thread reads stdin and swaps the whole tree (one reference
 assignment: every FUSE operation reads ``self.tree`` once, so it sees either
 the old or the new tree).  On SIGTERM/SIGINT or end of stdin (the parent is
-gone) it unmounts, which ends the FUSE loop.  Python signal handlers only run
+gone) it wakes the delayed calls (they fail with ENODEV) and unmounts, which
+ends the FUSE loop.  Python signal handlers only run
 between FUSE callbacks here, so signals reach the control thread through
 ``signal.set_wakeup_fd``.
 """
@@ -73,6 +76,11 @@ class SysfsOperations(mfusepy.Operations):
         self._on_init = on_init
         self._handles = itertools.count(1)
         self._time = time.time_ns()
+        # FUSE callbacks run in several threads: one write is judged (and
+        # its transient count kept) at a time.
+        self._lock = threading.Lock()
+        #: Set when the file system stops: delayed calls give up.
+        self.stopping = threading.Event()
 
     def close(self):
         self._log.close()
@@ -84,7 +92,19 @@ class SysfsOperations(mfusepy.Operations):
                  'result': result if isinstance(result, str)
                  else ('ok' if result == 0 else _errname(result))}
         event.update(extra)
-        self._log.write(json.dumps(event, sort_keys=True) + '\n')
+        with self._lock:
+            self._log.write(json.dumps(event, sort_keys=True) + '\n')
+
+    def _delay(self, node, key):
+        """Wait out the attribute's ``write_delay`` or ``read_delay``.
+
+        :raises FuseOSError: ENODEV when the file system stops meanwhile.
+        """
+        delay = node.attr.get(key)
+        if delay is None:
+            return
+        if self.stopping.wait(None if delay == spec_mod.HANG else delay):
+            raise mfusepy.FuseOSError(errno.ENODEV)
 
     def _deny(self, op, path, data=''):
         self._record(op, path, data, errno.EACCES)
@@ -167,6 +187,7 @@ class SysfsOperations(mfusepy.Operations):
             raise mfusepy.FuseOSError(errno.ENODEV)
         if node.kind != 'file':
             raise mfusepy.FuseOSError(errno.EISDIR)
+        self._delay(node, 'read_delay')
         if node.attr['read_error']:
             raise mfusepy.FuseOSError(getattr(errno,
                                               node.attr['read_error']))
@@ -179,7 +200,13 @@ class SysfsOperations(mfusepy.Operations):
         elif node.kind != 'file':
             code = errno.EISDIR
         else:
-            code = spec_mod.check_write(node.attr, data, node.state)
+            try:
+                self._delay(node, 'write_delay')
+            except mfusepy.FuseOSError as e:
+                self._record('write', path, data, e.errno, offset=offset)
+                raise
+            with self._lock:
+                code = spec_mod.check_write(node.attr, data, node.state)
         self._record('write', path, data, code, offset=offset)
         if code:
             raise mfusepy.FuseOSError(code)
@@ -316,6 +343,9 @@ class _Control(threading.Thread):
 
     def _quit(self, why, lazy=False):
         LOG.info('unmounting %s (%s)', self.mountpoint, why)
+        # A hung write holds its file open: end it first, or the unmount
+        # is refused as busy.
+        self.ops.stopping.set()
         ok, error = mount.unmount(self.mountpoint, lazy=lazy)
         if not ok:
             ok, error = mount.unmount(self.mountpoint, lazy=True)
@@ -345,8 +375,9 @@ def _noop(signum, frame):
 def serve(spec_file, mountpoint, write_log, status_fd=None):
     """Mount the spec at mountpoint until unmounted; returns an exit code.
 
-    Runs the FUSE loop in the calling thread (single-threaded, foreground);
-    libfuse changes the process's working directory to ``/``.
+    Runs the FUSE loop in the calling thread (foreground; libfuse starts
+    its worker threads); libfuse changes the process's working directory
+    to ``/``.
     """
     status = _Status(status_fd)
     with open(spec_file, encoding='utf-8') as f:
@@ -363,7 +394,7 @@ def serve(spec_file, mountpoint, write_log, status_fd=None):
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.set_wakeup_fd(wakeup_w, warn_on_full_buffer=False)
     _Control(ops, mountpoint, status, wakeup_r).start()
-    options = {'foreground': True, 'nothreads': True, 'fsname': FSNAME,
+    options = {'foreground': True, 'nothreads': False, 'fsname': FSNAME,
                'attr_timeout': 0, 'entry_timeout': 0,
                'negative_timeout': 0, 'direct_io': True}
     if _allow_other():

@@ -67,6 +67,13 @@ An attribute spec is a string (read-only for ``attributes``, policy
 ``read_error``
     An errno name a read fails with (e.g. ``ENODEV`` for a vanishing
     device).
+``write_delay``, ``read_delay``
+    A slow or hung device: each ``write(2)`` (``read(2)``) of the attribute
+    waits this many seconds (a number, at most 3600) before it is
+    answered, or, with ``hang``, until the file system is stopped.  A
+    call still waiting when the file system stops fails with ``ENODEV``
+    (the device went away).  The file system keeps serving every other
+    file meanwhile.
 ``mode``
     The permission bits, default 0644 with a policy, else 0444.  A file
     without write bits refuses opens for writing (EACCES) whatever its
@@ -97,7 +104,11 @@ TRANSIENT_ERRNOS = ('EBUSY', 'EAGAIN', 'EINTR', 'EIO')
 _ADDRESS_RE = re.compile(r'^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$')
 _NAME_RE = re.compile(r'^[A-Za-z0-9_.:+@-]+$')
 _ATTR_KEYS = ('string', 'policy', 'accepts', 'version_regex', 'errno',
-              'count', 'then', 'read_error', 'mode', 'newline')
+              'count', 'then', 'read_error', 'mode', 'newline',
+              'write_delay', 'read_delay')
+#: A ``write_delay``/``read_delay`` that never ends by itself.
+HANG = 'hang'
+MAX_DELAY = 3600
 _TOP_KEYS = ('host', 'modules', 'pci', 'remove', 'files', 'links')
 _PCI_KEYS = ('address', 'vendor', 'device', 'class', 'driver',
              'migration_version', 'physfn', 'attributes', 'mdev_types',
@@ -586,7 +597,8 @@ def _attribute(value, field, default_policy):
     out = {'string': _text(value['string'], _join(field, 'string')),
            'policy': value.get('policy', default_policy),
            'accepts': [], 'version_regex': None, 'errno': None,
-           'count': None, 'then': None, 'read_error': None}
+           'count': None, 'then': None, 'read_error': None,
+           'write_delay': None, 'read_delay': None}
     policy = out['policy']
     if policy is not None and policy not in POLICIES:
         raise SpecError(_join(field, 'policy'), 'unknown policy %r '
@@ -633,6 +645,9 @@ def _attribute(value, field, default_policy):
     if value.get('read_error') is not None:
         out['read_error'] = _errno_name(value['read_error'],
                                         _join(field, 'read_error'))
+    for key in ('write_delay', 'read_delay'):
+        if value.get(key) is not None:
+            out[key] = _delay(value[key], _join(field, key))
     default_mode = 0o644 if policy is not None else 0o444
     out['mode'] = _int(value.get('mode', default_mode),
                        _join(field, 'mode'), 0, 0o7777, base=8)
@@ -642,6 +657,17 @@ def _attribute(value, field, default_policy):
                         'got %s' % _describe(newline))
     out['newline'] = newline
     return out
+
+
+def _delay(value, field):
+    """Seconds (a positive number), or ``hang``."""
+    if value == HANG:
+        return HANG
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or
+            not 0 < value <= MAX_DELAY):
+        raise SpecError(field, 'expected a number of seconds in (0, %d] or '
+                        '%r, got %s' % (MAX_DELAY, HANG, _describe(value)))
+    return value
 
 
 def _check_regex(regex, string, field):

@@ -17,6 +17,11 @@ The target-side check:
   of the interface, where userspace does the matching) or a synthesized
   descriptor: the acceptance policy of the string's format decides
   (:func:`nova_migcompat.policies.decide`); nothing is written.
+
+Every kernel read of a device's string and every write runs under
+``[migcompat]device_timeout`` (:mod:`nova_migcompat.agent.deadline`): a
+device that does not answer in time is unknown for the rest of the cycle
+(no other string is tried on it), and for as long as its call hangs.
 """
 
 import errno
@@ -25,6 +30,7 @@ import platform
 
 from oslo_log import log as logging
 
+from nova_migcompat.agent import deadline
 from nova_migcompat.agent import descriptor
 from nova_migcompat.agent import device as device_mod
 from nova_migcompat.agent import source as sources
@@ -79,6 +85,25 @@ class SysfsDeviceSource(sources.DeviceSource):
         self.sysfs = sysfs_mod.Sysfs(conf.migcompat.sysfs_root)
         self.synthesize = conf.migcompat.synthesize_descriptors
         self.pci_drivers = conf.migcompat.synthesis_pci_drivers
+        self.timeout = conf.migcompat.device_timeout
+        #: Devices (paths) that overran their deadline since the last
+        #: discovery: unknown without another try until the next cycle.
+        self._overran = set()
+
+    def _device_call(self, dev, fn, *args):
+        """``fn(*args)`` for ``dev`` within the deadline (see the module).
+
+        :raises DeadlineExceeded: the call overran, or an earlier call of
+            the device still hangs.
+        """
+        try:
+            return deadline.call(dev.path, self.timeout, fn, *args)
+        except exception.DeadlineExceeded as e:
+            if dev.path not in self._overran:
+                self._overran.add(dev.path)
+                LOG.error('Device %s (%s) does not answer: %s', dev.name,
+                          self.sysfs.relative(dev.path), e.reason)
+            raise
 
     # Discovery ---------------------------------------------------------
 
@@ -86,6 +111,7 @@ class SysfsDeviceSource(sources.DeviceSource):
         # An unmounted or mistyped root fails the cycle; reads the mount
         # table for this cycle's write checks.
         self.sysfs.check_root()
+        self._overran = set()
         devices = []
         devices.extend(self._mdev_types())
         devices.extend(self._mdevs())
@@ -108,10 +134,9 @@ class SysfsDeviceSource(sources.DeviceSource):
         return facts
 
     def _string(self, dev, facts, device_api, mdev_type):
-        attr = self.sysfs.migration_version(dev.path)
+        attr = self._device_call(dev, self._read_attribute, dev.path)
         if attr is not None:
-            path, writable = attr
-            dev.string = self.sysfs.read_compat_string(path)
+            path, writable, dev.string = attr
             if writable:
                 dev.attribute = path
                 dev.origin = device_mod.FROM_ATTRIBUTE
@@ -124,6 +149,14 @@ class SysfsDeviceSource(sources.DeviceSource):
                 _hex_id(facts.get('vendor')), _hex_id(facts.get('device')),
                 mdev_type, kernel_release=platform.release())
         return dev
+
+    def _read_attribute(self, dev_dir):
+        """``(path, writable, string)`` of the attribute, or None."""
+        attr = self.sysfs.migration_version(dev_dir)
+        if attr is None:
+            return None
+        path, writable = attr
+        return path, writable, self.sysfs.read_compat_string(path)
 
     def _mdev_types(self):
         s = self.sysfs
@@ -230,7 +263,16 @@ class SysfsDeviceSource(sources.DeviceSource):
                 verdict_mod.UNKNOWN, 'device has no usable string: %s'
                 % (device.error or 'not tracked'))
         if device.attribute is not None:
-            return self._write_check(device, text)
+            if device.path in self._overran:
+                return verdict_mod.Verdict(
+                    verdict_mod.UNKNOWN, 'the device did not answer an '
+                    'earlier call in time this cycle; not tried again')
+            try:
+                return self._device_call(device, self._write_check, device,
+                                         text)
+            except exception.DeadlineExceeded as e:
+                return verdict_mod.Verdict(
+                    verdict_mod.UNKNOWN, 'no answer in time: %s' % e.reason)
         return verdict_mod.from_decision(policies.decide(text,
                                                          device.string))
 

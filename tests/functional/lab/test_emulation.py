@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -140,6 +141,10 @@ def _edited(edit):
      'pci[1].migration_version.accepts'),
     (lambda d: d['pci'][1]['migration_version'].update(read_error='EFOO'),
      'pci[1].migration_version.read_error'),
+    (lambda d: d['pci'][1]['migration_version'].update(write_delay=0),
+     'pci[1].migration_version.write_delay'),
+    (lambda d: d['pci'][1]['migration_version'].update(read_delay='long'),
+     'pci[1].migration_version.read_delay'),
     (lambda d: d['pci'][0].update(mdevs=[{'uuid': MDEV, 'type': 't'}]),
      'pci[0].mdevs[0].type'),
     (lambda d: d['modules'].update(intel_qat={'version': 0.6}),
@@ -409,6 +414,62 @@ def test_update_refuses_an_invalid_spec(emulated_sysfs, example_spec):
         fs.update(data)
     assert fs.generation == 0
     assert read(dev_path(fs, '0000:3b:00.1', 'vendor')) == b'0x8086\n'
+
+
+def _blocked_in_fuse(thread):
+    """Whether a thread of this process waits in a FUSE request."""
+    with open('/proc/self/task/%d/wchan' % thread.native_id) as f:
+        return 'request_wait_answer' in f.read()
+
+
+def test_a_hung_write_holds_only_itself(emulated_sysfs):
+    spec = {'pci': [
+        _dev('0000:3b:00.1', {'string': 'vf-v1', 'write_delay': 'hang'}),
+        _dev('0000:3b:00.2', {'string': 'vf-v1', 'write_delay': 0.2}),
+        _dev('0000:3b:00.3', {'string': 'vf-v1', 'read_delay': 'hang'})]}
+    fs = emulated_sysfs(spec)
+    hung = {}
+    writer = threading.Thread(
+        target=lambda: hung.update(result=write(
+            dev_path(fs, '0000:3b:00.1', 'migration_version'), b'vf-v1')),
+        daemon=True)
+    reader = threading.Thread(
+        target=lambda: hung.update(read=_read_errno(
+            dev_path(fs, '0000:3b:00.3', 'migration_version'))),
+        daemon=True)
+    writer.start()
+    reader.start()
+    deadline = time.monotonic() + 10
+    while not (_blocked_in_fuse(writer) and _blocked_in_fuse(reader)):
+        assert time.monotonic() < deadline, 'the calls never reached FUSE'
+        time.sleep(0.01)
+    # The file system serves everything else meanwhile, a slow write
+    # answers late but answers.
+    assert read(dev_path(fs, '0000:3b:00.1', 'vendor')) == b'0x8086\n'
+    assert write(dev_path(fs, '0000:3b:00.2', 'migration_version'),
+                 b'vf-v1') == 0
+    assert write(dev_path(fs, '0000:3b:00.2', 'migration_version'),
+                 b'vf-v2') == errno.EINVAL
+    assert writer.is_alive() and reader.is_alive() and hung == {}
+    # Stopping the file system ends them: the device went away.
+    fs.stop()
+    writer.join(10)
+    reader.join(10)
+    assert not writer.is_alive() and not reader.is_alive()
+    assert hung['result'] in (errno.ENODEV, errno.ENOTCONN)
+    assert hung['read'] in (errno.ENODEV, errno.ENOTCONN)
+    assert [(w['op'], w['path'].split('/')[-2], w['result'])
+            for w in fs.writes() if w['op'] == 'write'] == [
+        ('write', '0000:3b:00.2', 'ok'), ('write', '0000:3b:00.2', 'EINVAL'),
+        ('write', '0000:3b:00.1', 'ENODEV')]
+
+
+def _read_errno(path):
+    try:
+        read(path)
+    except OSError as e:
+        return e.errno
+    return 0
 
 
 def test_stop_leaves_no_mount_and_no_child(tmp_path):
