@@ -172,14 +172,15 @@ class FleetPlacement(object):
         return self.Response(self.answers[url])
 
 
-def test_rejections_at_debug_and_one_info_summary(caplog, monkeypatch):
-    many = [host_state(i, uuid=uuidutils.generate_uuid())
-            for i in range(migration_compatibility_filter.SUMMARY_HOSTS + 5)]
-    spec = objects.RequestSpec(instance_uuid=uuidutils.generate_uuid())
+def refused_everywhere(monkeypatch, spec):
+    """A live migration whose one string no device of the fleet accepts.
+
+    The database (a boundary) says it is a live migration; placement says
+    nobody accepts.
+    """
     migration = live_migration.LiveMigration(
         spec.instance_uuid, uuidutils.generate_uuid(),
         uuidutils.generate_uuid(), False)
-    # The database says: a live migration (boundary).
     monkeypatch.setattr(migration_compatibility_filter.live_migration,
                         'find', lambda spec_obj: migration)
     client = FleetPlacement(migration.migration_uuid,
@@ -187,6 +188,14 @@ def test_rejections_at_debug_and_one_info_summary(caplog, monkeypatch):
                             codec.encode(samples.NVIDIA_21))
     monkeypatch.setattr(migration_compatibility_filter.report,
                         'report_client_singleton', lambda: client)
+    return migration
+
+
+def test_rejections_at_debug_and_one_info_summary(caplog, monkeypatch):
+    many = [host_state(i, uuid=uuidutils.generate_uuid())
+            for i in range(migration_compatibility_filter.SUMMARY_HOSTS + 5)]
+    spec = objects.RequestSpec(instance_uuid=uuidutils.generate_uuid())
+    refused_everywhere(monkeypatch, spec)
     with caplog.at_level(logging.DEBUG):
         assert list(FILTER().filter_all(many, spec)) == []
     rejected = [r for r in caplog.records
@@ -232,18 +241,9 @@ def test_one_hosts_error_decides_that_host_only(on_error, caplog,
     on_error('pass')
     hosts = [host_state(i, uuid=uuidutils.generate_uuid()) for i in range(3)]
     spec = objects.RequestSpec(instance_uuid=uuidutils.generate_uuid())
-    migration = live_migration.LiveMigration(
-        spec.instance_uuid, uuidutils.generate_uuid(),
-        uuidutils.generate_uuid(), False)
-    monkeypatch.setattr(migration_compatibility_filter.live_migration,
-                        'find', lambda spec_obj: migration)
     # No device of the fleet accepts the source's string: every host is
     # rejected on its merits, except host1, whose judging fails.
-    client = FleetPlacement(migration.migration_uuid,
-                            uuidutils.generate_uuid(),
-                            codec.encode(samples.NVIDIA_21))
-    monkeypatch.setattr(migration_compatibility_filter.report,
-                        'report_client_singleton', lambda: client)
+    refused_everywhere(monkeypatch, spec)
     judge = migration_compatibility_filter.requirements.judge_host
 
     def failing_judge(host_uuid, *args, **kwargs):
