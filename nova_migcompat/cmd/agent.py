@@ -52,6 +52,7 @@ from oslo_log import log as logging
 from nova_migcompat.agent import reporter as reporter_mod
 from nova_migcompat import codec
 from nova_migcompat import conf as migcompat_conf
+from nova_migcompat import exception
 from nova_migcompat import placement
 
 LOG = logging.getLogger(__name__)
@@ -450,7 +451,12 @@ def main(argv=None):
     try:
         setup_logging(conf)
         if conf.dry_run:
-            return print_dry_run(conf)
+            try:
+                return print_dry_run(conf)
+            except (exception.MigCompatError, OSError) as e:
+                # The devices cannot be seen (e.g. an unmounted root).
+                print('%s: error: %s' % (PROG, e), file=sys.stderr)
+                return EXIT_FAILED
         lock = acquire_lock(conf.migcompat.lock_path)
         agent = Agent(conf, argv)
         agent.build()

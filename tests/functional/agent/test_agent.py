@@ -273,3 +273,14 @@ def test_nova_enabled_mdev_types_choose_the_types(tmp_path, emulated_sysfs,
     out = capsys.readouterr().out
     assert '(mdev_type 0000:81:00.0/nvidia-36)' in out
     assert 'nvidia-35' not in out
+
+
+def test_dry_run_of_an_unusable_root_is_one_line(tmp_path, capsys):
+    root = tmp_path / 'not-sysfs'
+    root.mkdir()
+    assert _dry_run(tmp_path, '[migcompat]\nnodename = node-k\n'
+                    'sysfs_root = %s\n' % root) == 1
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'Traceback' not in err
+    assert err.startswith('nova-migcompat-agent: error: %s: sysfs root is '
+                          % root)
