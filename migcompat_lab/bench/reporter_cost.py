@@ -116,13 +116,16 @@ def _measure(side, devices, catalog_size, steady_runs=3):
                 # Publishing: the first cycles, until no check waits for a
                 # later cycle ([migcompat]max_checks_per_cycle).
                 first, first_s = _cycle(reporter, fs)
-                cycles, kernel_writes = 1, first.kernel_writes
+                cycles = 1
+                totals = [first.requests, first.writes, first.kernel_writes]
                 while first.behind and cycles < MAX_FIRST_CYCLES:
                     first, seconds = _cycle(reporter, fs)
                     cycles += 1
                     first_s += seconds
-                    kernel_writes += first.kernel_writes
-                first.kernel_writes = kernel_writes
+                    totals = [totals[0] + first.requests,
+                              totals[1] + first.writes,
+                              totals[2] + first.kernel_writes]
+                first.requests, first.writes, first.kernel_writes = totals
                 steady = [_cycle(reporter, fs)
                           for _run in range(steady_runs)]
             finally:
