@@ -133,44 +133,52 @@ class SysfsDeviceSource(sources.DeviceSource):
                 facts['driver_version'] = version
         return facts
 
-    def _string(self, dev, facts, device_api, mdev_type):
-        attr = self._device_call(dev, self._read_attribute, dev.path)
+    def _string(self, dev_dir, facts, device_api, mdev_type):
+        """``(string, origin, writable attribute or None)`` of a device."""
+        attr = self.sysfs.migration_version(dev_dir)
         if attr is not None:
-            path, writable, dev.string = attr
+            path, writable = attr
+            string = self.sysfs.read_compat_string(path)
             if writable:
-                dev.attribute = path
-                dev.origin = device_mod.FROM_ATTRIBUTE
-            else:
-                dev.origin = device_mod.FROM_READONLY
-        elif self.synthesize and facts.get('driver'):
-            dev.origin = device_mod.FROM_SYNTHESIS
-            dev.string = descriptor.synthesize(
+                return string, device_mod.FROM_ATTRIBUTE, path
+            return string, device_mod.FROM_READONLY, None
+        if self.synthesize and facts.get('driver'):
+            return descriptor.synthesize(
                 device_api, facts['driver'], facts.get('driver_version'),
                 _hex_id(facts.get('vendor')), _hex_id(facts.get('device')),
-                mdev_type, kernel_release=platform.release())
+                mdev_type, kernel_release=platform.release()), \
+                device_mod.FROM_SYNTHESIS, None
+        return None, None, None
+
+    @staticmethod
+    def _apply(dev, facts, described):
+        dev.facts = facts
+        dev.string, dev.origin, dev.attribute = described
         return dev
 
-    def _read_attribute(self, dev_dir):
-        """``(path, writable, string)`` of the attribute, or None."""
-        attr = self.sysfs.migration_version(dev_dir)
-        if attr is None:
-            return None
-        path, writable = attr
-        return path, writable, self.sysfs.read_compat_string(path)
+    # Every read of a device's attributes (drivers answer them: one may
+    # hang) runs in one call per device under its deadline; the call
+    # returns what it read, and only a call that answered in time is
+    # applied (a late answer changes nothing).  Resolving links inside the
+    # root (no driver involved) is done before, to key the call by the
+    # device's own directory.
 
     def _mdev_types(self):
         s = self.sysfs
         devices = []
         for parent in s.mdev_parents():
             link = s.mdev_parent_link(parent)
+            dev = device_mod.Device(kind=device_mod.MDEV_TYPE,
+                                    name=parent + '/*', path=link,
+                                    parent=parent)
             try:
-                parent_dir = s.resolve(link)
-                facts = self._pci_facts(parent_dir)
-                types = s.mdev_type_names(parent_dir)
+                dev.path = s.resolve(link)
+                parent_dir = dev.path
+                facts, types = self._device_call(dev, self._parent,
+                                                 parent_dir)
             except exception.MigCompatError as e:
-                devices.append(device_mod.Device(
-                    kind=device_mod.MDEV_TYPE, name=parent + '/*',
-                    path=link, parent=parent, error=str(e)))
+                dev.error = str(e)
+                devices.append(dev)
                 continue
             for type_name in types:
                 devices.append(self._mdev_type(
@@ -179,23 +187,30 @@ class SysfsDeviceSource(sources.DeviceSource):
                     facts))
         return devices
 
+    def _parent(self, parent_dir):
+        return (self._pci_facts(parent_dir),
+                self.sysfs.mdev_type_names(parent_dir))
+
     def _mdev_type(self, parent, type_name, type_dir, parent_facts):
-        s = self.sysfs
         name = '%s/%s' % (parent, type_name)
         dev = device_mod.Device(kind=device_mod.MDEV_TYPE, name=name,
                                 path=type_dir, parent=parent,
                                 mdev_type=type_name)
         try:
-            dev.path = s.resolve(type_dir)
-            facts = dict(parent_facts)
-            facts.update(s.mdev_type_facts(dev.path))
-            dev.facts = facts
-            self._string(dev, facts,
-                         facts.get('device_api', DEFAULT_DEVICE_API),
-                         type_name)
+            dev.path = self.sysfs.resolve(type_dir)
+            self._apply(dev, *self._device_call(
+                dev, self._describe_mdev_type, dev.path, parent_facts,
+                type_name))
         except exception.MigCompatError as e:
             dev.error = str(e)
         return dev
+
+    def _describe_mdev_type(self, type_dir, parent_facts, type_name):
+        facts = dict(parent_facts)
+        facts.update(self.sysfs.mdev_type_facts(type_dir))
+        return facts, self._string(
+            type_dir, facts, facts.get('device_api', DEFAULT_DEVICE_API),
+            type_name)
 
     def _mdevs(self):
         s = self.sysfs
@@ -208,19 +223,23 @@ class SysfsDeviceSource(sources.DeviceSource):
                 dev.path = s.resolve(link)
                 dev.parent, parent_dir = s.mdev_parent(dev.path)
                 dev.mdev_type, type_dir = s.mdev_type_of(dev.path)
-                facts = self._pci_facts(parent_dir)
-                if type_dir is not None:
-                    api = s.mdev_type_facts(type_dir).get('device_api')
-                    if api:
-                        facts['device_api'] = api
-                dev.facts = facts
-                self._string(dev, facts,
-                             facts.get('device_api', DEFAULT_DEVICE_API),
-                             dev.mdev_type)
+                self._apply(dev, *self._device_call(
+                    dev, self._describe_mdev, dev.path, parent_dir,
+                    type_dir, dev.mdev_type))
             except exception.MigCompatError as e:
                 dev.error = str(e)
             devices.append(dev)
         return devices
+
+    def _describe_mdev(self, mdev_dir, parent_dir, type_dir, mdev_type):
+        facts = self._pci_facts(parent_dir)
+        if type_dir is not None:
+            api = self.sysfs.mdev_type_facts(type_dir).get('device_api')
+            if api:
+                facts['device_api'] = api
+        return facts, self._string(
+            mdev_dir, facts, facts.get('device_api', DEFAULT_DEVICE_API),
+            mdev_type)
 
     def _wanted_pci(self, facts):
         driver = facts.get('driver')
@@ -237,18 +256,26 @@ class SysfsDeviceSource(sources.DeviceSource):
                                     path=link)
             try:
                 dev.path = s.resolve(link)
-                has_attr = s.migration_version(dev.path) is not None
-                facts = self._pci_facts(dev.path)
-                if not has_attr and not (self.synthesize and
-                                         self._wanted_pci(facts)):
+                described = self._device_call(dev, self._describe_pci,
+                                              dev.path)
+                if described is None:
                     continue
                 dev.parent = s.physfn(dev.path)
-                dev.facts = facts
-                self._string(dev, facts, DEFAULT_DEVICE_API, None)
+                self._apply(dev, *described)
             except exception.MigCompatError as e:
                 dev.error = str(e)
             devices.append(dev)
         return devices
+
+    def _describe_pci(self, dev_dir):
+        """The function's facts and string; None if it is not ours."""
+        has_attr = self.sysfs.migration_version(dev_dir) is not None
+        facts = self._pci_facts(dev_dir)
+        if not has_attr and not (self.synthesize and
+                                 self._wanted_pci(facts)):
+            return None
+        return facts, self._string(dev_dir, facts, DEFAULT_DEVICE_API,
+                                   None)
 
     # The target-side check ---------------------------------------------
 

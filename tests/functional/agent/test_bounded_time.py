@@ -139,6 +139,36 @@ def test_a_hung_read_during_discovery_is_bounded(
         src(NVIDIA_21), acc(NVIDIA_21)}
 
 
+@pytest.mark.parametrize('where', ['type attribute', 'parent id'])
+def test_a_hung_fact_read_is_bounded(placement_api, emulated_sysfs,
+                                     make_reporter, example_spec, where):
+    # Not only migration_version: the vendor driver answers a type's
+    # available_instances, and any attribute of the device may hang.
+    tree = placement_api.create_compute('node-a', PGPUS)
+    spec = example_spec('nvidia-a')
+    pci = spec['pci'][0]
+    if where == 'type attribute':
+        pci['mdev_types'][0].setdefault('attributes', {})[
+            'available_instances'] = {'string': '7', 'read_delay': 'hang'}
+    else:
+        pci.setdefault('attributes', {})['vendor'] = {
+            'string': '0x10de', 'read_delay': 'hang'}
+    fs = emulated_sysfs(spec)
+    reporter = make_reporter('node-a', fs, device_timeout=1)
+    for _cycle in range(2):
+        start = time.monotonic()
+        report = reporter.run_cycle()
+        assert time.monotonic() - start < BOUND
+        assert report.ok, report.failure
+        # The devices behind the hung pGPU (its type, its mdev) only.
+        assert report.device_problems
+        assert not any(HEALTHY in p for p in report.device_problems)
+    # The other pGPU is published in full; the hung one gets nothing new.
+    assert ours(placement_api.traits(tree[pgpu(HEALTHY)])) == {
+        src(NVIDIA_21), acc(NVIDIA_21)}
+    assert acc(NVIDIA_21) not in placement_api.traits(tree[pgpu(HUNG)])
+
+
 class _QuietHandler(simple_server.WSGIRequestHandler):
     def log_message(self, *args):
         pass
