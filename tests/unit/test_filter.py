@@ -80,7 +80,7 @@ def test_rebuild_request_passes_untouched(hosts, no_placement, monkeypatch):
     assert FILTER().host_passes(hosts[0], spec)
 
 
-def _unreachable_cell_spec():
+def _unreachable_cell_spec(**extra_specs):
     # A request whose cell database cannot be opened: a real failure while
     # the filter works out whether this is a live migration.
     cell = objects.CellMapping(
@@ -89,20 +89,33 @@ def _unreachable_cell_spec():
         transport_url='none:///')
     return objects.RequestSpec(
         instance_uuid=uuidutils.generate_uuid(),
+        flavor=objects.Flavor(extra_specs=extra_specs),
         requested_destination=objects.Destination(cell=cell))
 
 
-@pytest.mark.parametrize('policy', ['reject', 'pass'])
-def test_undetectable_request_passes(hosts, on_error, caplog, policy):
-    # A cold migration must not fail because we could not tell: on_error
-    # is only for live migrations.
+@pytest.mark.parametrize('policy,kept', [('reject', 0), ('pass', 3)])
+def test_undetectable_request_with_devices_follows_on_error(
+        hosts, on_error, caplog, policy, kept):
+    # It may be the live migration of a vGPU instance: a database fault
+    # must not let it go anywhere (fail closed).
     on_error(policy)
-    spec = _unreachable_cell_spec()
+    spec = _unreachable_cell_spec(**{'resources:VGPU': '1'})
     with caplog.at_level(logging.WARNING):
-        assert list(FILTER().filter_all(hosts, spec)) == hosts
-    assert any(spec.instance_uuid in r.getMessage() and
-               'every host passes' in r.getMessage()
-               for r in caplog.records)
+        assert len(list(FILTER().filter_all(hosts, spec))) == kept
+    [error] = [r.getMessage() for r in caplog.records
+               if r.levelno >= logging.ERROR]
+    assert spec.instance_uuid in error
+    assert 'Cannot tell whether this is a live migration' in error
+    assert 'on_error=%s' % policy in error
+
+
+@pytest.mark.parametrize('policy', ['reject', 'pass'])
+def test_undetectable_request_without_devices_passes(hosts, on_error,
+                                                     policy):
+    # Nothing to check for a server without devices: no database read.
+    on_error(policy)
+    spec = _unreachable_cell_spec(**{'resources:VCPU': '2'})
+    assert list(FILTER().filter_all(hosts, spec)) == hosts
 
 
 class Unavailable(object):
@@ -372,3 +385,20 @@ def test_server_without_devices_costs_no_placement_request(
 def test_may_have_devices(fields, devices):
     spec = objects.RequestSpec(**fields)
     assert live_migration.may_have_devices(spec) is devices
+
+
+def test_a_failure_to_word_a_rejection_keeps_it_rejected(
+        on_error, monkeypatch, caplog):
+    # Even with on_error=pass: the host was judged, and it refuses.
+    on_error('pass')
+    hosts = [host_state(i, uuid=uuidutils.generate_uuid()) for i in range(2)]
+    spec = objects.RequestSpec(instance_uuid=uuidutils.generate_uuid())
+    refused_everywhere(monkeypatch, spec)
+
+    def broken(plan, judgement):
+        raise UnicodeError('cannot word it')
+    monkeypatch.setattr(migration_compatibility_filter._Plan, 'summary',
+                        broken)
+    assert list(FILTER().filter_all(hosts, spec)) == []
+    assert any('Cannot word why host host0 was rejected' in r.getMessage()
+               for r in caplog.records)

@@ -157,10 +157,7 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
             if not scheduler_utils.request_is_rebuild(spec_obj):
                 plan = self._plan(spec_obj)
         except Exception as e:
-            LOG.warning('Cannot read the request for instance %s (%s: %s): '
-                        'every host passes', _instance_uuid(spec_obj),
-                        type(e).__name__, e)
-            plan = None
+            plan = self._unknown(spec_obj, e, 'Cannot read the request')
         try:
             setattr(spec_obj, _PLAN_ATTR, plan)
         except Exception:
@@ -177,12 +174,11 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
         try:
             migration = live_migration.find(spec_obj)
         except Exception as e:
-            # Not known to be a live migration: [migcompat]on_error is for
-            # live migrations; cold moves must not fail because of us.
-            LOG.warning('Cannot tell whether the request for instance %s is '
-                        'a live migration (%s: %s): every host passes',
-                        instance_uuid, type(e).__name__, e)
-            return None
+            # The instance may have devices and this may be a live
+            # migration: fail closed, as for any error of a live migration
+            # (a cold move of such an instance cannot be told apart then).
+            return self._unknown(spec_obj, e, 'Cannot tell whether this is '
+                                 'a live migration')
         if migration is None:
             return None
         plan = _Plan(migration)
@@ -222,6 +218,19 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
             plan.requests = client.requests
         return plan
 
+    @staticmethod
+    def _unknown(spec_obj, error, what):
+        """A plan that follows on_error for every host, logged once."""
+        instance_uuid = _instance_uuid(spec_obj)
+        plan = _Plan(live_migration.LiveMigration(instance_uuid, None, None,
+                                                  False))
+        plan.error = error
+        LOG.error('%s for instance %s, which may have devices (%s: %s); '
+                  '[migcompat]on_error=%s: %s hosts', what, instance_uuid,
+                  type(error).__name__, error, CONF.migcompat.on_error,
+                  _verb())
+        return plan
+
     def _passes(self, host_state, plan):
         """Judge one host; an error here decides this host only."""
         if plan.error is None:
@@ -249,11 +258,17 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
             if judgement.candidates is not None:
                 host_state.allocation_candidates = judgement.candidates
             return True
-        plan.rejected[host_state.host] = plan.summary(judgement)
-        if LOG.isEnabledFor(logging.DEBUG):
-            LOG.debug('Host %s rejected for the live migration of instance '
-                      '%s: %s', host_state.host,
-                      plan.migration.instance_uuid, plan.reason(judgement))
+        # Rejected.  Wording why must never change that.
+        try:
+            plan.rejected[host_state.host] = plan.summary(judgement)
+            if LOG.isEnabledFor(logging.DEBUG):
+                LOG.debug('Host %s rejected for the live migration of '
+                          'instance %s: %s', host_state.host,
+                          plan.migration.instance_uuid,
+                          plan.reason(judgement))
+        except Exception:
+            LOG.exception('Cannot word why host %s was rejected',
+                          getattr(host_state, 'host', None))
         return False
 
     @staticmethod
