@@ -19,13 +19,18 @@ never recorded.
 The record lives in one JSON file under ``[migcompat]state_path``,
 written atomically (a temporary file, fsync, rename) only when it
 changed, and it survives restarts.  A missing, unreadable, corrupt or
-oversized file, or one of another node, means "nothing verified yet":
-every pair is checked again, nothing is trusted, nothing crashes.
+oversized file, one of another node, or one that someone else could
+have written (not the agent's own, or writable by others, or in such a
+directory) means "nothing verified yet": every pair is checked again,
+nothing is trusted, nothing crashes.
 """
 
+import functools
 import hashlib
+import importlib.metadata
 import json
 import os
+import stat
 import tempfile
 import time
 
@@ -54,10 +59,27 @@ def device_key(device):
     return '%s:%s' % (device.kind, device.name)
 
 
+@functools.lru_cache(maxsize=1)
+def _judge_version():
+    """The version of the code that judges policy-decided strings."""
+    try:
+        return importlib.metadata.version('nova-migcompat')
+    except importlib.metadata.PackageNotFoundError:
+        return 'unknown'
+
+
 def identity(device):
-    """What the device is now: its string, driver and driver version."""
+    """What the device is now: its string, driver and driver version.
+
+    Also how its answer is obtained: the kernel write of a writable
+    attribute, or else this code's policies, whose version then counts (an
+    upgraded policy judges again).
+    """
+    how = device.origin
+    if device.attribute is None:
+        how = '%s/%s' % (how, _judge_version())
     return _digest(device.string, device.facts.get('driver'),
-                   device.facts.get('driver_version'))
+                   device.facts.get('driver_version'), how)
 
 
 def string_key(text):
@@ -66,6 +88,16 @@ def string_key(text):
     Not its token: two tokens of one string share their verdicts.
     """
     return _digest(text)
+
+
+def _unsafe(st, what):
+    """Why a file or directory others could write is not to be trusted."""
+    if st.st_uid != os.geteuid():
+        return '%s belongs to uid %d, not to the agent' % (what, st.st_uid)
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return '%s is writable by others (mode %o)' % (
+            what, stat.S_IMODE(st.st_mode))
+    return None
 
 
 class Entry(object):
@@ -104,14 +136,31 @@ class VerdictRecord(object):
         if path is None:
             return record
         try:
-            with open(path, 'rb') as f:
-                data = f.read(MAX_FILE_BYTES + 1)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
             return record
         except OSError as e:
             LOG.warning('Cannot read the verdict record %s (%s): every '
                         'device is checked again', path, e)
             return record
+        try:
+            unsafe = (_unsafe(os.fstat(fd), 'the file') or
+                      _unsafe(os.lstat(os.path.dirname(path) or '.'),
+                              'its directory'))
+            if unsafe:
+                LOG.warning('Ignoring the verdict record %s: %s; every '
+                            'device is checked again', path, unsafe)
+                return record
+            with os.fdopen(fd, 'rb') as f:
+                fd = None
+                data = f.read(MAX_FILE_BYTES + 1)
+        except OSError as e:
+            LOG.warning('Cannot read the verdict record %s (%s): every '
+                        'device is checked again', path, e)
+            return record
+        finally:
+            if fd is not None:
+                os.close(fd)
         try:
             if len(data) > MAX_FILE_BYTES:
                 raise ValueError('larger than %d bytes' % MAX_FILE_BYTES)
