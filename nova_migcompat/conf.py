@@ -11,6 +11,10 @@ import socket
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
+#: Where the systemd unit's StateDirectory= and RuntimeDirectory= are.
+DEFAULT_STATE_PATH = '/var/lib/nova-migcompat'
+DEFAULT_LOCK_PATH = '/run/nova-migcompat/agent.lock'
+
 migcompat_group = cfg.OptGroup(
     'migcompat',
     title='Device migration compatibility options',
@@ -242,7 +246,7 @@ Related options:
 """),
     cfg.StrOpt(
         'state_path',
-        default='/var/lib/nova-migcompat',
+        default=DEFAULT_STATE_PATH,
         help="""
 The directory of the agent's own record of its devices' verdicts
 (``verdicts.json``), which survives restarts.
@@ -276,7 +280,7 @@ Possible values:
 """),
     cfg.StrOpt(
         'lock_path',
-        default='/run/nova-migcompat/agent.lock',
+        default=DEFAULT_LOCK_PATH,
         help="""
 The lock file that keeps a second agent (a daemon or ``--once``) from
 running on the same host.

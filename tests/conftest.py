@@ -28,6 +28,25 @@ hypothesis.settings.load_profile(
     ('ci' if os.environ.get('CI') else 'default'))
 
 
+@pytest.fixture(autouse=True)
+def _agent_files_in_tmp(tmp_path):
+    """No test writes the agent's state or lock where a real agent would.
+
+    The machine is shared: a configuration that does not name them gets
+    the test's own directory instead of /var/lib and /run.
+    """
+    from nova_migcompat import conf as migcompat_conf
+    from oslo_config import cfg
+
+    opts = migcompat_conf.agent_opts
+    saved = {opt.dest: opt.default for opt in opts
+             if opt.dest in ('state_path', 'lock_path')}
+    cfg.set_defaults(opts, state_path=str(tmp_path / 'default-state'),
+                     lock_path=str(tmp_path / 'default-lock' / 'agent.lock'))
+    yield
+    cfg.set_defaults(opts, **saved)
+
+
 @pytest.fixture
 def conf():
     """A fresh configuration with the [migcompat] options."""

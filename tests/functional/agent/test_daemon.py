@@ -210,8 +210,9 @@ def test_bad_reload_keeps_the_running_configuration(
         '[placement]\nauth_type = admin_token\nendpoint = %s\ntoken = admin\n'
         'endpoint_override = %s\n[migcompat]\nnodename = node-a\n'
         'sysfs_root = %s\ninterval = 5\nmdev_types = nvidia-35\n'
-        'lock_path = %s\n' % (placement_api.endpoint, placement_api.endpoint,
-                              fs.root, tmp_path / 'agent.lock'))
+        'lock_path = %s\nstate_path = %s\n' % (
+            placement_api.endpoint, placement_api.endpoint, fs.root,
+            tmp_path / 'agent.lock', tmp_path / 'state'))
 
     def change():
         if how == 'invalid':
@@ -270,7 +271,10 @@ def test_systemd_unit():
         '/usr/local/bin/nova-migcompat-agent ')
     # The default [migcompat]lock_path is writable under ProtectSystem.
     assert service['RuntimeDirectory'] == 'nova-migcompat'
-    assert os.path.dirname(agent.migcompat_conf.agent_opts[-1].default) == \
-        '/run/nova-migcompat'
+    assert os.path.dirname(agent.migcompat_conf.DEFAULT_LOCK_PATH) == \
+        '/run/' + service['RuntimeDirectory']
+    # And [migcompat]state_path under its StateDirectory=.
+    assert agent.migcompat_conf.DEFAULT_STATE_PATH == \
+        '/var/lib/' + service['StateDirectory']
     # A bad configuration (exit 2) is not restarted every 10 s.
     assert service['RestartPreventExitStatus'] == '2'
