@@ -84,12 +84,6 @@ class DeviceExecutor(object):
         self.workers = {}
         self.idle_seconds = idle_seconds
 
-    def outstanding(self):
-        """The keys whose call is still running."""
-        with self.lock:
-            return sorted(k for k, w in self.workers.items()
-                          if w.call is not None)
-
     def call(self, key, timeout, fn, *args, **kwargs):
         """``fn(*args, **kwargs)`` on ``key``'s worker, within ``timeout``.
 

@@ -429,13 +429,6 @@ def setup_logging(conf):
                          % (type(e).__name__, e))
 
 
-def parse_config(argv):
-    """The agent's checked configuration, and oslo.log set up from it."""
-    conf = load_checked(argv)
-    setup_logging(conf)
-    return conf
-
-
 def _fail(message):
     print('%s: error: %s' % (PROG, message), file=sys.stderr)
     return EXIT_CONFIG

@@ -152,7 +152,7 @@ def agent_conf(tmp_path, placement_api):
         options.setdefault('state_path', tmp_path / ('%s.state' % nodename))
         lines += ['%s = %s' % item for item in options.items()]
         path.write_text('\n'.join(lines) + '\n')
-        conf = agent.parse_config(['--config-file', str(path)])
+        conf = agent.load_checked(['--config-file', str(path)])
         confs.append(conf)
         return conf
 

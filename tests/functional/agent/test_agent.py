@@ -104,7 +104,7 @@ def test_daemon_reloads_on_sighup_and_stops_on_sigterm(tmp_path,
     tree = placement_api.create_compute('node-a', PGPUS)
     fs = emulated_sysfs('nvidia-a')
     conf_path = write_conf(tmp_path, placement_api, fs.root)
-    conf = agent.parse_config(['--config-file', conf_path])
+    conf = agent.load_checked(['--config-file', conf_path])
     previous = {sig: signal.getsignal(sig)
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     probe = ProbedAgent(conf, conf_path)

@@ -223,7 +223,7 @@ def test_bad_reload_keeps_the_running_configuration(
         else:
             path.write_text('[migcompat\n')
     argv = ['--config-file', str(path)]
-    # (Not parse_config: oslo.log's setup would remove caplog's handler.)
+    # (Not setup_logging: oslo.log would remove caplog's handler.)
     probe = Probe(agent.load_checked(argv), argv, change)
     with caplog.at_level(logging.INFO):
         assert run_probe(probe) == agent.EXIT_OK
