@@ -196,13 +196,21 @@ class VerdictRecord(object):
                'verdicts': [[dev, string, e.result, e.at, e.identity]
                             for (dev, string), e in sorted(
                                 self._entries.items())]}
+        data = json.dumps(doc, separators=(',', ':'))
+        if len(data) > MAX_FILE_BYTES:
+            # load() would not read it: say so now, keep the old file.
+            LOG.error('The verdict record of %d pairs needs %d bytes, more '
+                      'than the %d read back: not written; after a restart '
+                      'every device is checked again', len(self._entries),
+                      len(data), MAX_FILE_BYTES)
+            return
         directory = os.path.dirname(self.path) or '.'
         tmp = None
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix='.verdicts.', dir=directory)
             with os.fdopen(fd, 'w') as f:
-                json.dump(doc, f, separators=(',', ':'))
+                f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.rename(tmp, self.path)

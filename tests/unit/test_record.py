@@ -133,3 +133,20 @@ def test_an_unwritable_state_path_is_logged_not_raised(tmp_path, caplog):
     record.save()
     assert any('Cannot write the verdict record' in r.getMessage()
                for r in caplog.records)
+
+
+def test_a_record_too_large_to_read_back_is_not_written(state, caplog,
+                                                        monkeypatch):
+    clock = Clock()
+    device = saved(state, clock)
+    with open(state, 'rb') as f:
+        before = f.read()
+    # The bound, scaled down: one more pair passes it.
+    monkeypatch.setattr(record_mod, 'MAX_FILE_BYTES', len(before) + 10)
+    record = record_mod.VerdictRecord.load(state, 'node', AGE, clock)
+    record.put('another device', 'another string', 'ident', 'refuses')
+    record.save()
+    with open(state, 'rb') as f:
+        assert f.read() == before
+    assert any('not written' in r.getMessage() for r in caplog.records)
+    assert reloaded(state, clock, device) == 'accepts'
