@@ -18,7 +18,7 @@ The target-side check:
   descriptor: the acceptance policy of the string's format decides
   (:func:`nova_migcompat.policies.decide`); nothing is written.
 
-Every kernel read of a device's string and every write runs under
+Every kernel read of a device's attributes and every write runs under
 ``[migcompat]device_timeout`` (:mod:`nova_migcompat.agent.deadline`): a
 device that does not answer in time is unknown for the rest of the cycle
 (no other string is tried on it), and for as long as its call hangs.
@@ -212,24 +212,38 @@ class SysfsDeviceSource(sources.DeviceSource):
             type_dir, facts, facts.get('device_api', DEFAULT_DEVICE_API),
             type_name)
 
-    def _mdevs(self):
-        s = self.sysfs
+    def _each(self, kind, names, link_of, describe):
+        """A Device per name; ``describe(dev)`` returns what to apply.
+
+        ``describe`` gets the device with its directory resolved inside
+        the root, and returns ``(facts, (string, origin, attribute))``, or
+        None for a device that is not ours.  An error becomes the
+        device's, never the other devices'.
+        """
         devices = []
-        for uuid in s.mdev_uuids():
-            link = s.mdev_link(uuid)
-            dev = device_mod.Device(kind=device_mod.MDEV, name=uuid,
-                                    path=link)
+        for name in names:
+            dev = device_mod.Device(kind=kind, name=name, path=link_of(name))
             try:
-                dev.path = s.resolve(link)
-                dev.parent, parent_dir = s.mdev_parent(dev.path)
-                dev.mdev_type, type_dir = s.mdev_type_of(dev.path)
-                self._apply(dev, *self._device_call(
-                    dev, self._describe_mdev, dev.path, parent_dir,
-                    type_dir, dev.mdev_type))
+                dev.path = self.sysfs.resolve(dev.path)
+                described = describe(dev)
+                if described is None:
+                    continue
+                self._apply(dev, *described)
             except exception.MigCompatError as e:
                 dev.error = str(e)
             devices.append(dev)
         return devices
+
+    def _mdevs(self):
+        s = self.sysfs
+
+        def describe(dev):
+            dev.parent, parent_dir = s.mdev_parent(dev.path)
+            dev.mdev_type, type_dir = s.mdev_type_of(dev.path)
+            return self._device_call(dev, self._describe_mdev, dev.path,
+                                     parent_dir, type_dir, dev.mdev_type)
+        return self._each(device_mod.MDEV, s.mdev_uuids(), s.mdev_link,
+                          describe)
 
     def _describe_mdev(self, mdev_dir, parent_dir, type_dir, mdev_type):
         facts = self._pci_facts(parent_dir)
@@ -249,23 +263,14 @@ class SysfsDeviceSource(sources.DeviceSource):
 
     def _pci_functions(self):
         s = self.sysfs
-        devices = []
-        for address in s.pci_addresses():
-            link = s.pci_function_link(address)
-            dev = device_mod.Device(kind=device_mod.PCI, name=address,
-                                    path=link)
-            try:
-                dev.path = s.resolve(link)
-                described = self._device_call(dev, self._describe_pci,
-                                              dev.path)
-                if described is None:
-                    continue
+
+        def describe(dev):
+            described = self._device_call(dev, self._describe_pci, dev.path)
+            if described is not None:
                 dev.parent = s.physfn(dev.path)
-                self._apply(dev, *described)
-            except exception.MigCompatError as e:
-                dev.error = str(e)
-            devices.append(dev)
-        return devices
+            return described
+        return self._each(device_mod.PCI, s.pci_addresses(),
+                          s.pci_function_link, describe)
 
     def _describe_pci(self, dev_dir):
         """The function's facts and string; None if it is not ours."""
