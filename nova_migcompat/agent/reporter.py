@@ -50,6 +50,9 @@ LOG = logging.getLogger(__name__)
 
 #: Attempts to write one provider's traits when others write concurrently.
 WRITE_ATTEMPTS = 4
+#: Seconds the traits of a provider, known from our last read or write,
+#: are trusted while its generation is unchanged (see Reporter._traits).
+KNOWN_TRAITS_SECONDS = 600
 
 _PRODUCERS = (device_mod.MDEV_TYPE, device_mod.MDEV, device_mod.PCI)
 _TARGETS = (device_mod.MDEV_TYPE, device_mod.PCI)
@@ -137,7 +140,8 @@ class Reporter(object):
             record = record_mod.VerdictRecord.load(
                 path, conf.migcompat.nodename, conf.migcompat.recheck_age)
         self.record = record
-        #: provider uuid -> (traits, generation) as last read or written.
+        #: provider uuid -> (traits, generation, when) as last read or
+        #: written.
         self._known_traits = {}
 
     # Local state -------------------------------------------------------
@@ -390,14 +394,20 @@ class Reporter(object):
         Read again only when the provider's generation (in the tree
         listing) moved since we last read or wrote its traits: placement
         bumps it on every change of the provider, so an equal generation
-        proves the traits we know are its traits.
+        proves the traits we know are its traits.  Except for a provider
+        deleted and created again with the same uuid (a compute node's
+        root), whose generation starts again from 0: what we know is read
+        again after :data:`KNOWN_TRAITS_SECONDS` whatever the generation.
         """
+        now = self.record.clock()
         known = self._known_traits.get(rp['uuid'])
         if known is not None and rp.get('generation') is not None and \
-                known[1] == rp['generation']:
+                known[1] == rp['generation'] and \
+                0 <= now - known[2] < KNOWN_TRAITS_SECONDS:
             return set(known[0]), known[1]
         current, generation = self.client.provider_traits(rp['uuid'])
-        self._known_traits[rp['uuid']] = (frozenset(current), generation)
+        self._known_traits[rp['uuid']] = (frozenset(current), generation,
+                                          now)
         return current, generation
 
     def _write(self, rp, plan, verdicts, report, created):
@@ -429,7 +439,8 @@ class Reporter(object):
                 self._known_traits.pop(uuid, None)
                 current, generation = self.client.provider_traits(uuid)
                 continue
-            self._known_traits[uuid] = (frozenset(traits), generation)
+            self._known_traits[uuid] = (frozenset(traits), generation,
+                                        self.record.clock())
             report.writes += 1
             report.changed.append(rp['name'])
             LOG.info('Provider %s: %d nova-migcompat traits published '

@@ -578,3 +578,33 @@ def test_unattributable_unreadable_device_keeps_every_string(
     assert report.ok and len(report.device_problems) == 1
     for rp in providers:
         assert src(NVIDIA_23) in placement_api.traits(rp)
+
+
+def test_a_provider_recreated_with_its_uuid_is_read_again(
+        placement_api, emulated_sysfs, make_reporter):
+    # Nova re-creates a compute node's root provider with the same uuid;
+    # its generation starts from 0 again and may reach the one the agent
+    # knows.  What the agent knows is then read again after a while.
+    tree = placement_api.create_compute('node-a')
+    root = tree['node-a']
+    fs = emulated_sysfs('sriov-vf')
+    clock = Clock()
+    reporter = make_reporter('node-a', fs, clock=clock)
+    assert reporter.run_cycle().ok
+    published = ours(placement_api.traits(root))
+    assert published
+    generation = placement_api.ok(
+        'GET', '/resource_providers/%s' % root)['generation']
+    placement_api.delete_provider(root)
+    placement_api.ok('POST', '/resource_providers',
+                     {'name': 'node-a', 'uuid': root})
+    # Someone else's traits, until the generation is the one known.
+    while placement_api.ok('GET', '/resource_providers/%s'
+                           % root)['generation'] < generation:
+        placement_api.add_traits(root, 'CUSTOM_OTHER')
+    assert ours(placement_api.traits(root)) == set()
+    assert reporter.run_cycle().ok
+    clock.now += reporter_mod.KNOWN_TRAITS_SECONDS
+    report = reporter.run_cycle()
+    assert report.ok
+    assert ours(placement_api.traits(root)) == published
