@@ -68,6 +68,10 @@ class ResponseTooLarge(PlacementError):
     """Placement's answer is larger than the client reads."""
 
 
+class PlacementNotConfigured(PlacementError):
+    """No ``[placement]`` credentials or endpoint are configured."""
+
+
 class PlacementUnavailable(PlacementError):
     """Placement could not be reached, or failed (5xx): try again later."""
 

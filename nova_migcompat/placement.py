@@ -139,8 +139,18 @@ class PlacementClient(object):
 
     @classmethod
     def from_conf(cls, conf):
+        """Over the ``[placement]`` options (nova-compute's credentials).
+
+        :raises PlacementNotConfigured: ``[placement]`` has neither an
+            ``auth_type`` nor an ``endpoint_override``.
+        """
         group = migcompat_conf.PLACEMENT_GROUP
         auth = ks_loading.load_auth_from_conf_options(conf, group)
+        if auth is None and not conf[group].endpoint_override:
+            raise exception.PlacementNotConfigured(
+                'placement is not configured: [%s] has no auth_type (give '
+                'the configuration file that holds nova-compute\'s '
+                '[%s] credentials with --config-file)' % (group, group))
         session = ks_loading.load_session_from_conf_options(conf, group,
                                                             auth=auth)
         adapter = ks_loading.load_adapter_from_conf_options(

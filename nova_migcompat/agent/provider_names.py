@@ -18,3 +18,8 @@ def libvirt_device_name(pci_address):
 
 def pgpu_provider_name(nodename, pci_address):
     return '%s_%s' % (nodename, libvirt_device_name(pci_address))
+
+
+def is_pgpu_provider(nodename, name):
+    """Is ``name`` the provider of a physical GPU of node ``nodename``?"""
+    return name.startswith(pgpu_provider_name(nodename, ''))

@@ -29,13 +29,11 @@ import functools
 import hashlib
 import importlib.metadata
 import json
-import os
-import stat
-import tempfile
 import time
 
 from oslo_log import log as logging
 
+from nova_migcompat.agent import state_file
 from nova_migcompat.agent import verdict as verdict_mod
 
 LOG = logging.getLogger(__name__)
@@ -90,16 +88,6 @@ def string_key(text):
     return _digest(text)
 
 
-def _unsafe(st, what):
-    """Why a file or directory others could write is not to be trusted."""
-    if st.st_uid != os.geteuid():
-        return '%s belongs to uid %d, not to the agent' % (what, st.st_uid)
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return '%s is writable by others (mode %o)' % (
-            what, stat.S_IMODE(st.st_mode))
-    return None
-
-
 class Entry(object):
     __slots__ = ('result', 'at', 'identity')
 
@@ -136,34 +124,14 @@ class VerdictRecord(object):
         if path is None:
             return record
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return record
-        except OSError as e:
-            LOG.warning('Cannot read the verdict record %s (%s): every '
+            data = state_file.read(path, MAX_FILE_BYTES)
+        except state_file.Unusable as e:
+            LOG.warning('Ignoring the verdict record %s: %s; every '
                         'device is checked again', path, e)
             return record
-        try:
-            unsafe = (_unsafe(os.fstat(fd), 'the file') or
-                      _unsafe(os.lstat(os.path.dirname(path) or '.'),
-                              'its directory'))
-            if unsafe:
-                LOG.warning('Ignoring the verdict record %s: %s; every '
-                            'device is checked again', path, unsafe)
-                return record
-            with os.fdopen(fd, 'rb') as f:
-                fd = None
-                data = f.read(MAX_FILE_BYTES + 1)
-        except OSError as e:
-            LOG.warning('Cannot read the verdict record %s (%s): every '
-                        'device is checked again', path, e)
+        if data is None:
             return record
-        finally:
-            if fd is not None:
-                os.close(fd)
         try:
-            if len(data) > MAX_FILE_BYTES:
-                raise ValueError('larger than %d bytes' % MAX_FILE_BYTES)
             record._parse(json.loads(data.decode('utf-8')))
         except (ValueError, TypeError, KeyError, IndexError) as e:
             LOG.warning('Ignoring the verdict record %s (%s): every device '
@@ -204,28 +172,13 @@ class VerdictRecord(object):
                       'every device is checked again', len(self._entries),
                       len(data), MAX_FILE_BYTES)
             return
-        directory = os.path.dirname(self.path) or '.'
-        tmp = None
         try:
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix='.verdicts.', dir=directory)
-            with os.fdopen(fd, 'w') as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.rename(tmp, self.path)
-            tmp = None
+            state_file.write(self.path, data)
             self._dirty = False
         except OSError as e:
             LOG.error('Cannot write the verdict record %s (%s): the '
                       'verdicts of this cycle are checked again after a '
                       'restart', self.path, e)
-        finally:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
 
     # Verdicts ----------------------------------------------------------
 

@@ -37,7 +37,6 @@ agent's own file (``nova-migcompat-agent.conf``) or on the command line
 
 import errno
 import fcntl
-import glob
 import io
 import os
 import random
@@ -49,7 +48,9 @@ import time
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from nova_migcompat.agent import last_cycle
 from nova_migcompat.agent import reporter as reporter_mod
+from nova_migcompat.cmd import common
 from nova_migcompat import codec
 from nova_migcompat import conf as migcompat_conf
 from nova_migcompat import exception
@@ -96,15 +97,10 @@ def summary(report, seconds):
                 ', '.join(report.changed) or 'none', seconds))
 
 
-class StartError(Exception):
-    """The agent cannot start (or reload): one line saying why."""
-
-
-def _config_files(conf):
-    files = list(conf.config_file or [])
-    for directory in conf.config_dir or []:
-        files += sorted(glob.glob(os.path.join(directory, '*.conf')))
-    return files
+#: The agent's one-line start (and reload) errors.
+StartError = common.ConfigError
+file_setting = common.file_setting
+describe = common.describe
 
 
 def _argv_files(argv):
@@ -117,78 +113,9 @@ def _argv_files(argv):
     return files
 
 
-def file_setting(conf, group, name, files=None):
-    """``(raw value, file)`` of the last file that sets an option.
-
-    ``(None, None)`` when no configuration file sets it.
-    """
-    found = (None, None)
-    for path in _config_files(conf) if files is None else files:
-        sections = {}
-        try:
-            cfg.ConfigParser(path, sections).parse()
-        except Exception:
-            continue
-        values = sections.get(group, {}).get(name)
-        if values:
-            found = (values[-1], path)
-    return found
-
-
-def _reason(message):
-    reason = message.split(' is not valid: ', 1)[-1]
-    if reason.startswith('invalid literal for int()'):
-        return 'not an integer'
-    if reason.startswith('could not convert string to float'):
-        return 'not a number'
-    if reason.startswith('Unexpected boolean value'):
-        return 'not a boolean (true or false)'
-    if reason.startswith('Should be greater than or equal to '):
-        return 'must be at least %s' % reason.rsplit(' ', 1)[1]
-    if reason.startswith('Should be less than or equal to '):
-        return 'must be at most %s' % reason.rsplit(' ', 1)[1]
-    return reason
-
-
-def _check_option(conf, group, name):
-    try:
-        if group is None:
-            conf[name]
-        else:
-            conf[group][name]
-    except (cfg.Error, ValueError) as e:
-        section = group or 'DEFAULT'
-        value, path = file_setting(conf, section, name)
-        where = ' in %s' % path if path else ''
-        shown = ' %r' % value if value is not None else ''
-        raise StartError('invalid value%s for [%s]%s%s: %s' % (
-            shown, section, name, where, _reason(str(e))))
-
-
 def check_config(conf):
     """Read every option the agent uses; StartError names a bad one."""
-    for name in conf:
-        # A group's name reads as the group: harmless.
-        _check_option(conf, None, name)
-    for group in CHECKED_GROUPS:
-        for name in conf[group]:
-            _check_option(conf, group, name)
-
-
-def describe(error):
-    """One line for a configuration error of oslo.config (or ours)."""
-    if isinstance(error, cfg.ConfigFilesNotFoundError):
-        return 'configuration file not found or unreadable: %s' % ', '.join(
-            error.config_files)
-    if isinstance(error, cfg.ConfigFilesPermissionDeniedError):
-        return 'cannot read the configuration file(s) %s: permission ' \
-            'denied' % ', '.join(error.config_files)
-    if isinstance(error, cfg.ConfigFileParseError):
-        return 'malformed configuration file %s: %s' % (
-            error.config_file, error.msg)
-    if isinstance(error, StartError):
-        return str(error)
-    return '%s: %s' % (type(error).__name__, error)
+    common.check_config(conf, CHECKED_GROUPS)
 
 
 def load_checked(argv, default_config_files=None):
@@ -209,6 +136,8 @@ def new_reporter(conf, should_stop=None):
     """The placement client and Reporter of a checked configuration."""
     try:
         client = placement.PlacementClient.from_conf(conf)
+    except exception.PlacementNotConfigured as e:
+        raise StartError(str(e))
     except Exception as e:
         raise StartError('cannot use the [placement] configuration (%s: '
                          '%s)' % (type(e).__name__, e))
@@ -294,6 +223,8 @@ class Agent(object):
             LOG.info('Reporting cycle: %s', line)
         else:
             LOG.error('Reporting cycle failed (%s): %s', report.failure, line)
+        last_cycle.write(self.conf, report.ok, line,
+                         None if report.ok else str(report.failure))
         return report
 
     def stop(self, *_args):

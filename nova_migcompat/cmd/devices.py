@@ -1,4 +1,4 @@
-"""``nova-migcompat devices``: a host's devices as the operator sees them.
+"""``nova-migcompat device list|check``: this host's devices.
 
 Joins what the device sources found with what the formats understand of
 each string and the trait it publishes as, and optionally runs every
@@ -14,6 +14,7 @@ from nova_migcompat.agent import sysfs as sysfs_mod
 from nova_migcompat import codec
 from nova_migcompat import exception
 from nova_migcompat import formats
+from nova_migcompat.osc.v1 import base
 
 
 @dataclasses.dataclass
@@ -95,45 +96,87 @@ def check_matrix(rows):
     return matrix
 
 
-def show(conf, fmt, run_check, table, title=None):
-    """List the devices of the configured sources.
-
-    Returns the JSON data, or None when the table was printed.
-    """
+def _rows(conf, parsed_args):
+    if parsed_args.sysfs_root:
+        conf.set_override('sysfs_root', parsed_args.sysfs_root, 'migcompat')
     sysfs = sysfs_mod.Sysfs(conf.migcompat.sysfs_root)
-    rows = [describe(source, dev) for source, dev in
-            sources_mod.discover(sources_mod.load_sources(conf))]
-    matrix = check_matrix(rows) if run_check else None
-    if fmt == 'json':
-        data = {'sysfs_root': sysfs.root,
-                'devices': [row.as_dict(sysfs) for row in rows]}
-        if title:
-            data['host'] = title
-        if matrix is not None:
-            data['check'] = matrix
-        return data
-    if title:
-        print('== %s (%s)' % (title, sysfs.root))
-    if not rows:
-        print('No migratable devices found under %s.' % sysfs.root)
-        return None
-    print(table(
-        ['Device', 'Kind', 'Origin', 'Format', 'Described as', 'Problem'],
-        [(r.device.name, r.device.kind, r.device.origin, r.format,
-          r.summary, r.problem) for r in rows]))
-    for r in rows:
-        if r.device.string is None:
-            continue
-        print('\n%s (%s)' % (r.device.name, sysfs.relative(r.device.path)))
-        print('  string: %s' % r.device.string.replace('\n', '\n          '))
-        print('  trait:  %s' % (r.src_trait or '-'))
-    if matrix:
-        names = list(matrix[0]['results'])
-        print('\nTarget-side check (rows: targets; columns: the string of '
-              'the device named):')
-        print(table(['Target'] + names,
-                    [[row['target']] + [row['results'][n]['result']
-                                        for n in names]
-                     for row in matrix]))
-    print()
-    return None
+    return sysfs, [describe(source, dev) for source, dev in
+                   sources_mod.discover(sources_mod.load_sources(conf))]
+
+
+class _LocalCommand(base.Lister):
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            '--sysfs-root', metavar='DIR',
+            help='Read the devices under DIR instead of '
+                 '[migcompat]sysfs_root')
+        return parser
+
+
+class ListDevices(_LocalCommand):
+    """List this host's migratable devices, their strings and traits.
+
+    The devices the configured sources ([migcompat]device_sources) find:
+    mdev types, mdev instances and PCI functions with a migration_version
+    attribute or a synthesized descriptor.  Format and Summary say what
+    the string is; SRC trait is the trait it publishes as; Problem says why
+    a device cannot be reported.  Nothing is written and placement is not
+    asked.
+    """
+
+    examples = (
+        ('', "the host's devices (/sys)"),
+        ('--long -f json', 'with paths, strings and driver facts, as JSON'),
+    )
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--long', action='store_true',
+                            help='Also show each path, string and the '
+                                 "driver's facts")
+        return parser
+
+    def take_action(self, parsed_args):
+        sysfs, rows = _rows(self.app.conf, parsed_args)
+        columns = ('Device', 'Kind', 'Origin', 'Format', 'Summary',
+                   'SRC trait', 'Problem')
+        if parsed_args.long:
+            columns += ('Path', 'Parent', 'mdev type', 'String', 'Facts')
+        data = []
+        for r in rows:
+            row = (r.device.name, r.device.kind, r.device.origin, r.format,
+                   r.summary, r.src_trait, r.problem)
+            if parsed_args.long:
+                dev = r.device
+                row += (sysfs.relative(dev.path), dev.parent, dev.mdev_type,
+                        dev.string, base.DictColumn(dev.facts))
+            data.append(row)
+        return columns, data
+
+
+class CheckDevices(_LocalCommand):
+    """Run the target-side check of every local string on every device.
+
+    Each device with a string is asked, through the source that found it,
+    whether it accepts the string of every other local device: for a
+    writable migration_version, the kernel's write check; otherwise the
+    policy of the string's format.  Result is accepts, refuses or unknown
+    (the device could not tell); Reason says why.  Only migration_version
+    attributes are written, and placement is not asked.
+    """
+
+    examples = (
+        ('', 'every local string against every local device'),
+        ('-f csv', 'the same, as CSV'),
+    )
+
+    def take_action(self, parsed_args):
+        _sysfs, rows = _rows(self.app.conf, parsed_args)
+        data = []
+        for row in check_matrix(rows):
+            for producer, verdict in row['results'].items():
+                data.append((row['target'], producer, verdict['result'],
+                             verdict['reason']))
+        return ('Target', 'String of', 'Result', 'Reason'), data

@@ -1,237 +1,242 @@
 """nova-migcompat: the operator tool.
 
-Subcommands:
+A cliff application, like ``openstack``: the commands that do the same
+thing are the same classes as the ``openstack migcompat`` plugin's
+(:mod:`nova_migcompat.osc.v1`), with cliff's output formats (``-f
+table|json|yaml|value|csv``, ``-c COLUMN``).  It reads
+``/etc/nova/nova.conf`` when it exists, or the ``--config-file`` files
+given anywhere on the command line (``[placement]`` credentials as
+nova-compute has them, ``[migcompat]``), and checks every option it uses
+before running a command.
 
-* ``devices``: the local devices, their compatibility strings, formats and
-  the tokens they publish as;
-* ``decode``: the string behind a nova-migcompat trait or token;
-* ``encode``: the traits a string publishes as;
-* ``matrix``: the fleet's strings against its hosts, from placement;
-* ``explain``: which hosts would accept a live migration of a server, from
-  placement alone (``openstack migcompat explain`` asks the Nova API for
-  the server's node and PCI devices);
+Exit status: 0 success; 1 the command failed (one line on stderr);
+2 a usage or configuration error; ``status``: 0, 1 (a warning) or 2 (a
+failure), as ``nova-status upgrade check``.
 """
 
-import json
+import logging
+import os
 import sys
 
+from cliff import app
+from cliff import commandmanager
 from oslo_config import cfg
-from oslo_log import log as logging
-import prettytable
 
+from nova_migcompat.cmd import common
 from nova_migcompat.cmd import devices
-from nova_migcompat import codec
 from nova_migcompat import conf as migcompat_conf
-from nova_migcompat import exception
-from nova_migcompat import fleet
-from nova_migcompat import formats
+from nova_migcompat.osc.v1 import base
+from nova_migcompat.osc.v1 import fleet
+from nova_migcompat.osc.v1 import purge
+from nova_migcompat.osc.v1 import status as status_cmd
+from nova_migcompat.osc.v1 import trait
 from nova_migcompat import placement
+from nova_migcompat import status
+from nova_migcompat import version
 
-LOG = logging.getLogger(__name__)
+PROG = 'nova-migcompat'
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+COMMANDS = {
+    'device list': devices.ListDevices,
+    'device check': devices.CheckDevices,
+    'decode': trait.DecodeTrait,
+    'encode': trait.EncodeString,
+    'matrix': fleet.ShowMatrix,
+    'explain': fleet.ExplainFromPlacement,
+    'status': status_cmd.CheckStatus,
+    'purge': purge.PurgeTraits,
+}
+#: Options that are taken wherever they are on the command line.
+_CONFIG_OPTIONS = ('--config-file', '--config-dir')
+_DESCRIPTION = """\
+The operator tool of nova-migcompat: this host's devices and their
+compatibility strings, the fleet's traits in placement, which hosts accept
+a server's live migration, a deployment check, and a purge.
+
+It reads /etc/nova/nova.conf when it exists, or the --config-file files
+([placement] credentials as nova-compute has them, [migcompat]).
+Exit status: 0 success, 1 the command failed, 2 a usage or configuration
+error; status: 0, 1 (warning) or 2 (failure)."""
 
 
-def _table(headers, rows):
-    table = prettytable.PrettyTable(headers)
-    table.align = 'l'
-    for row in rows:
-        table.add_row(['' if v is None else v for v in row])
-    return table.get_string()
-
-
-def _print_json(data):
-    print(json.dumps(data, indent=2, sort_keys=True))
-
-
-def cmd_devices(conf):
-    args = conf.command
-    if args.sysfs_root:
-        conf.set_override('sysfs_root', args.sysfs_root, 'migcompat')
-    result = devices.show(conf, args.format, args.check, _table)
-    if args.format == 'json':
-        _print_json(result)
-    return 0
-
-
-def cmd_decode(conf):
-    args = conf.command
-    results, status = [], 0
-    for name in args.traits:
-        try:
-            if codec.parse_trait(name):
-                role, token, text = codec.decode_trait(name)
-            else:
-                role, token, text = None, name, codec.decode(name)
-        except exception.InvalidToken as e:
-            results.append({'input': name, 'error': str(e)})
-            status = 1
+def hoist_config_options(argv):
+    """``--config-file``/``--config-dir`` moved before the command."""
+    front, rest = [], []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == '--':
+            rest += argv[i:]
+            break
+        if arg in _CONFIG_OPTIONS and i + 1 < len(argv):
+            front += argv[i:i + 2]
+            i += 2
             continue
-        try:
-            parsed = formats.parse(text)
-            fmt, summary = parsed.format, parsed.summary()
-        except exception.ParseError as e:
-            fmt, summary = 'malformed', str(e)
-        results.append({'input': name, 'role': role, 'token': token,
-                        'string': text, 'format': fmt, 'summary': summary})
-    if args.format == 'json':
-        _print_json(results)
-        return status
-    for r in results:
-        if 'error' in r:
-            print('%s\n  error: %s' % (r['input'], r['error']))
-            continue
-        role = {codec.SRC: 'produced by (SRC)',
-                codec.ACC: 'accepted by (ACC)'}.get(r['role'], 'token')
-        print('%s\n  role:   %s\n  format: %s (%s)\n  string: %s'
-              % (r['input'], role, r['format'], r['summary'],
-                 r['string'].replace('\n', '\n          ')))
-    return status
+        if arg.split('=', 1)[0] in _CONFIG_OPTIONS and '=' in arg:
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
 
 
-def cmd_encode(conf):
-    args = conf.command
-    text = args.string
-    if text == '-':
-        text = sys.stdin.read()
-        if text.endswith('\n'):
-            text = text[:-1]
-    try:
-        token = codec.encode(text)
-    except exception.MigCompatError as e:
-        print('error: %s' % e, file=sys.stderr)
-        return 1
-    data = {'string': text, 'token': token,
-            'src_trait': codec.trait(codec.SRC, token),
-            'acc_trait': codec.trait(codec.ACC, token)}
-    if args.format == 'json':
-        _print_json(data)
-    else:
-        print('%s\n%s' % (data['src_trait'], data['acc_trait']))
-    return 0
+class ClientManager(object):
+    """``client_manager.migcompat``: the placement client, made on use."""
+
+    def __init__(self, conf):
+        self._conf = conf
+        self._client = None
+
+    @property
+    def migcompat(self):
+        if self._client is None:
+            self._client = placement.PlacementClient.from_conf(self._conf)
+        return self._client
 
 
-def cmd_matrix(conf):
-    client = placement.PlacementClient.from_conf(conf)
-    hosts, rows = fleet.matrix(client)
-    if conf.command.format == 'json':
-        _print_json({'hosts': hosts, 'strings': rows})
-        return 0
-    if not rows:
-        print('No CUSTOM_MIGCOMPAT_SRC_* trait in placement: no agent has '
-              'reported yet.')
-        return 0
-    columns, cells = fleet.matrix_rows(hosts, rows)
-    labels = ['S%d' % (i + 1) for i in range(len(rows))]
-    print(_table(['String'] + list(columns[1:]),
-                 [['%s %s' % (label, cell[0])] + list(cell[1:])
-                  for label, cell in zip(labels, cells)]))
-    for label, row in zip(labels, rows):
-        print('%s  %s' % (label, row['string'].replace('\n', ' ')))
-    return 0
+def load_config(options):
+    """The tool's configuration, every option checked.
 
-
-def cmd_explain(conf):
-    client = placement.PlacementClient.from_conf(conf)
-    result = fleet.explain(client, conf.command.server,
-                           source_node=conf.command.node,
-                           host_level=conf.command.pci)
-    if conf.command.format == 'json':
-        _print_json(result)
-        return 0
-    print('Server %s on host %s.' % (conf.command.server,
-                                     result['source_host']))
-    for req in result['requirements']:
-        where = ('the destination host' if req['host_level'] else
-                 'a device of the destination')
-        for text in req['strings']:
-            print('Needs %s to accept: %s' % (where, text))
-    columns, rows = fleet.explain_rows(result)
-    print(_table(columns, [row[:2] + (', '.join(row[2]),) + row[3:]
-                           for row in rows]))
-    return 0
-
-
-def _add_format(parser):
-    parser.add_argument('--format', choices=('table', 'json'),
-                        default='table', help='Output format.')
-
-
-def add_command_parsers(subparsers):
-    parser = subparsers.add_parser(
-        'devices', help='List local migratable devices, their strings, '
-        'formats and traits.')
-    parser.add_argument(
-        '--sysfs-root', help='Read devices under this directory instead of '
-        '[migcompat]sysfs_root.')
-    parser.add_argument(
-        '--check', action='store_true',
-        help='Also run the target-side check of every listed string '
-        'against every listed device.')
-    _add_format(parser)
-    parser.set_defaults(func=cmd_devices)
-
-    parser = subparsers.add_parser(
-        'decode', help='Show the compatibility string behind traits or '
-        'tokens.')
-    parser.add_argument('traits', nargs='+', metavar='TRAIT',
-                        help='A CUSTOM_MIGCOMPAT_* trait or a bare token.')
-    _add_format(parser)
-    parser.set_defaults(func=cmd_decode)
-
-    parser = subparsers.add_parser(
-        'encode', help='Show the traits a compatibility string publishes '
-        'as.')
-    parser.add_argument('string', help="The string ('-' reads stdin).")
-    _add_format(parser)
-    parser.set_defaults(func=cmd_encode)
-
-    parser = subparsers.add_parser(
-        'matrix', help="The fleet's compatibility strings against its "
-        'hosts, from placement ([placement] credentials as nova-compute '
-        'has them).')
-    _add_format(parser)
-    parser.set_defaults(func=cmd_matrix)
-
-    parser = subparsers.add_parser(
-        'explain', help='Which hosts the filter would keep for a live '
-        'migration of a server, and why not the others (from placement '
-        'alone; `openstack migcompat explain` also asks the Nova API).')
-    parser.add_argument('server', help='The server (instance) uuid.')
-    parser.add_argument(
-        '--node', help="The server's compute node (hypervisor hostname, "
-        'the name of its root provider); default: the tree of its first '
-        'allocation.')
-    parser.add_argument('--pci', action='store_true',
-                        help='The server has flavor PCI devices.')
-    _add_format(parser)
-    parser.set_defaults(func=cmd_explain)
-
-
-command_opt = cfg.SubCommandOpt('command', title='Commands',
-                                handler=add_command_parsers,
-                                help='Available commands')
-
-
-def main(argv=None):
+    :raises ConfigError: a file is missing or malformed, or an option's
+        value is invalid.
+    """
     conf = cfg.ConfigOpts()
     migcompat_conf.register_opts(conf)
     migcompat_conf.register_placement_opts(conf)
-    conf.register_cli_opt(command_opt)
-    logging.register_options(conf)
-    # Output (tables, JSON) goes to stdout; logs must not mix with it.
-    conf.set_default('use_stderr', True)
-    conf(sys.argv[1:] if argv is None else argv,
-         project='nova-migcompat', prog='nova-migcompat',
-         default_config_files=[])
-    logging.set_defaults(default_log_levels=['stevedore=WARN'])
-    logging.setup(conf, 'nova-migcompat')
+    migcompat_conf.register_nova_device_opts(conf)
+    status.register_nova_filter_opts(conf)
+    args = []
+    for path in options.config_file or []:
+        args += ['--config-file', path]
+    for path in options.config_dir or []:
+        args += ['--config-dir', path]
+    defaults = [common.NOVA_CONF] if os.path.isfile(common.NOVA_CONF) else []
     try:
-        return conf.command.func(conf)
-    except exception.MigCompatError as e:
-        print('error: %s' % e, file=sys.stderr)
-        return 1
+        conf(args, project='nova', prog=PROG, default_config_files=defaults,
+             use_env=False)
+    except cfg.Error as e:
+        raise common.ConfigError(common.describe(e))
+    common.check_config(conf, (migcompat_conf.migcompat_group.name,
+                               migcompat_conf.PLACEMENT_GROUP,
+                               migcompat_conf.NOVA_DEVICES_GROUP,
+                               status.FILTER_GROUP))
+    return conf
+
+
+class _ConsoleFormatter(logging.Formatter):
+    """``nova-migcompat: error: ...`` for errors and warnings."""
+
+    def __init__(self, debug=False):
+        super().__init__()
+        self.debug = debug
+
+    def format(self, record):
+        text = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            text = '%s: %s: %s' % (PROG, record.levelname.lower(),
+                                   ' '.join(text.split()))
+        if self.debug and record.exc_info:
+            # --debug: the traceback too.
+            text += '\n' + self.formatException(record.exc_info)
+        return text
+
+
+class OperatorApp(app.App):
+
+    NAME = PROG
+
+    def __init__(self):
+        manager = commandmanager.CommandManager('nova_migcompat.cli')
+        for name, command in COMMANDS.items():
+            manager.add_command(name, command)
+        super().__init__(description=_DESCRIPTION,
+                         version=version.version_string(),
+                         command_manager=manager, deferred_help=True)
+        self.conf = None
+        self.config_files = []
+        self.client_manager = None
+
+    def build_option_parser(self, description, version, argparse_kwargs=None):
+        parser = super().build_option_parser(description, version,
+                                             argparse_kwargs)
+        parser.formatter_class = base._Formatter
+        parser.prog = PROG
+        for action in parser._actions:
+            if action.dest == 'version':
+                action.version = '%s %s' % (PROG, version)
+        parser.add_argument(
+            '--config-file', action='append', metavar='PATH',
+            help='A configuration file to read (repeatable, anywhere on '
+                 'the command line); default: %s when it exists'
+                 % common.NOVA_CONF)
+        parser.add_argument(
+            '--config-dir', action='append', metavar='DIR',
+            help='Read every *.conf file of DIR too (repeatable)')
+        return base._one_line_errors(parser)
+
+    def configure_logging(self):
+        super().configure_logging()
+        # Output only, by default; -v: INFO, -vv: DEBUG.
+        level = {0: logging.WARNING, 1: logging.WARNING,
+                 2: logging.INFO}.get(self.options.verbose_level,
+                                      logging.DEBUG)
+        for handler in logging.getLogger('').handlers:
+            if getattr(handler, 'stream', None) is self.stderr:
+                handler.setFormatter(_ConsoleFormatter(self.options.debug))
+                handler.setLevel(level)
+
+    def initialize_app(self, argv):
+        if not argv or argv[0] in ('help', 'complete'):
+            return
+        try:
+            self.conf = load_config(self.options)
+        except common.ConfigError as e:
+            self.stderr.write('%s: error: %s\n' % (PROG, e))
+            raise SystemExit(EXIT_USAGE)
+        self.config_files = common.config_files(self.conf)
+        self.client_manager = ClientManager(self.conf)
+
+    def run_subcommand(self, argv):
+        try:
+            self.command_manager.find_command(argv)
+        except ValueError:
+            matches = self.get_fuzzy_matches(argv[0])
+            hint = (' (did you mean %s?)' % ' or '.join(
+                repr(m) for m in matches[:3])) if matches else ''
+            self.stderr.write("%s: error: '%s' is not a command%s; see "
+                              "'%s help'\n" % (PROG, ' '.join(argv), hint,
+                                               PROG))
+            return EXIT_USAGE
+        return super().run_subcommand(argv)
+
+    def clean_up(self, cmd, result, err):
+        if self.conf is not None:
+            # Overrides (--sysfs-root) live on the option group objects.
+            self.conf.reset()
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        argv = ['--help']
+    root = logging.getLogger('')
+    handlers = list(root.handlers)
+    try:
+        status_code = OperatorApp().run(hoist_config_options(argv))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        status_code = None
     finally:
-        # Overrides live on the (shared) option group objects.
-        conf.reset()
+        # The application's handlers (main() may run again in a process).
+        for handler in set(root.handlers) - set(handlers):
+            root.removeHandler(handler)
+    if status_code is None or status_code == 141:
+        # `| head`: the reader is gone; say nothing more.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    return status_code
 
 
 if __name__ == '__main__':

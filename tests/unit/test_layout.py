@@ -20,7 +20,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 PRODUCT = ROOT / 'nova_migcompat'
 #: Sub-packages and modules above the core.
 SIDES = ('nova_migcompat.agent', 'nova_migcompat.scheduler',
-         'nova_migcompat.cmd', 'nova_migcompat.osc', 'nova_migcompat.fleet')
+         'nova_migcompat.cmd', 'nova_migcompat.osc', 'nova_migcompat.fleet',
+         'nova_migcompat.status', 'nova_migcompat.purge')
 
 
 def imports(path):

@@ -3,15 +3,17 @@
 import argparse
 from importlib import metadata
 
+from cliff import command
 from openstack.compute.v2 import server as sdk_server
 import openstack.config
 from openstackclient.common import clientmanager
-from osc_lib.command import command
 from osc_lib import exceptions
 import pytest
 
+from nova_migcompat.cmd import migcompat as operator_tool
 from nova_migcompat.osc import plugin
-from nova_migcompat.osc.v1 import migcompat
+from nova_migcompat.osc.v1 import base
+from nova_migcompat.osc.v1 import server as server_cmd
 from nova_migcompat import placement
 
 PLACEMENT = 'http://placement.example:8778'
@@ -28,10 +30,19 @@ def test_the_openstack_shell_finds_the_plugin():
     assert plugin.API_NAME == 'migcompat'
     assert plugin.DEFAULT_API_VERSION in plugin.API_VERSIONS
     # openstackclient derives the command group from the version.
-    for name, cls in (('migcompat_explain', migcompat.ExplainMigration),
-                      ('migcompat_matrix', migcompat.ShowMatrix)):
-        assert entry_point('openstack.migcompat.v1', name) is cls
-        assert issubclass(cls, command.Lister)
+    assert entry_point('openstack.migcompat.v1', 'migcompat_explain') is \
+        server_cmd.ExplainMigration
+    # The operator tool's commands that do the same thing are the same
+    # classes: decode, encode, matrix, status and purge.
+    shared = {name: cls for name, cls in operator_tool.COMMANDS.items()
+              if ' ' not in name and name != 'explain'}
+    assert sorted(shared) == ['decode', 'encode', 'matrix', 'purge',
+                              'status']
+    for name, cls in shared.items():
+        assert entry_point('openstack.migcompat.v1',
+                           'migcompat_%s' % name) is cls
+    for cls in list(shared.values()) + [server_cmd.ExplainMigration]:
+        assert issubclass(cls, command.Command)
 
 
 def test_version_option(monkeypatch):
@@ -83,20 +94,20 @@ def server(microversion='2.96', **body):
 
 
 def test_source_of_a_server():
-    assert migcompat.source_of(server()) == ('node1', False)
+    assert server_cmd.source_of(server()) == ('node1', False)
     pci = server(flavor={'original_name': 'f', 'extra_specs': {
         'pci_passthrough:alias': 'a1:1', 'resources:VGPU': '1'}})
-    assert migcompat.source_of(pci) == ('node1', True)
+    assert server_cmd.source_of(pci) == ('node1', True)
 
 
 def test_source_of_a_server_nova_does_not_place():
     hidden = server(**{'OS-EXT-SRV-ATTR:hypervisor_hostname': None,
                        'status': 'SHELVED_OFFLOADED'})
-    with pytest.raises(exceptions.CommandError,
+    with pytest.raises(base.CommandError,
                        match='no compute node .* SHELVED_OFFLOADED'):
-        migcompat.source_of(hidden)
+        server_cmd.source_of(hidden)
 
 
 def test_source_of_needs_the_embedded_flavor():
-    with pytest.raises(exceptions.CommandError, match='needs 2.47'):
-        migcompat.source_of(server(microversion='2.46'))
+    with pytest.raises(base.CommandError, match='needs 2.47'):
+        server_cmd.source_of(server(microversion='2.46'))

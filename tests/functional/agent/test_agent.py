@@ -1,13 +1,10 @@
 """nova-migcompat-agent as an operator runs it: --once, --dry-run, daemon.
 """
 
-import json
 import os
 import signal
-import uuid
 
 from nova_migcompat.cmd import agent
-from nova_migcompat.cmd import migcompat
 from nova_migcompat import codec
 from tests import samples
 
@@ -125,113 +122,6 @@ def test_daemon_reloads_on_sighup_and_stops_on_sigterm(tmp_path,
         for a in PGPUS)
     assert all(not t.startswith(codec.PREFIX)
                for rp in tree.values() for t in placement_api.traits(rp))
-
-
-def test_matrix_of_the_fleet(tmp_path, placement_api, emulated_sysfs,
-                             make_reporter, capsys):
-    for node in ('node-a', 'node-b'):
-        placement_api.create_compute(node, PGPUS)
-    reporters = [make_reporter(n, emulated_sysfs(e)) for n, e in
-                 (('node-a', 'nvidia-a'), ('node-b', 'nvidia-b'))]
-    for _round in range(2):
-        for reporter in reporters:
-            assert reporter.run_cycle().ok
-    conf = write_conf(tmp_path, placement_api, '/nonexistent')
-    capsys.readouterr()
-    assert migcompat.main(['--config-file', conf, 'matrix',
-                           '--format', 'json']) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert data['hosts'] == ['node-a', 'node-b']
-    rows = {row['string']: row for row in data['strings']}
-    assert rows[samples.NVIDIA_21]['produced_by'] == ['node-a']
-    assert rows[samples.NVIDIA_21]['accepted_by'] == ['node-a', 'node-b']
-    assert rows[samples.NVIDIA_23]['produced_by'] == ['node-b']
-    assert rows[samples.NVIDIA_23]['accepted_by'] == ['node-b']
-    assert migcompat.main(['--config-file', conf, 'matrix']) == 0
-    out = capsys.readouterr().out
-    assert 'S1 nvidia 2.1 10de:1eb8 nvidia-35' in out
-    assert 'accepts (source)' in out
-
-
-def server_on(placement_api, emulated_sysfs, make_reporter, pgpu_name):
-    """A server with a vGPU on the pGPU provider named ``pgpu_name``.
-
-    The fleet: node-a (nvidia-a, driver 2.1) and node-b (nvidia-b, 2.3),
-    both reported.
-    """
-    trees = {node: placement_api.create_compute(node, PGPUS)
-             for node in ('node-a', 'node-b')}
-    reporters = [make_reporter(n, emulated_sysfs(e)) for n, e in
-                 (('node-a', 'nvidia-a'), ('node-b', 'nvidia-b'))]
-    for _round in range(2):
-        for reporter in reporters:
-            assert reporter.run_cycle().ok
-    pgpu = trees[pgpu_name.split('_', 1)[0]][pgpu_name]
-    gen = placement_api.ok('GET', '/resource_providers/%s' % pgpu)[
-        'generation']
-    placement_api.ok('PUT', '/resource_providers/%s/inventories' % pgpu,
-                     {'inventories': {'VGPU': {'total': 8}},
-                      'resource_provider_generation': gen})
-    server = str(uuid.uuid4())
-    placement_api.ok('PUT', '/allocations/%s' % server, {
-        'allocations': {pgpu: {'resources': {'VGPU': 1}}},
-        'project_id': str(uuid.uuid4()), 'user_id': str(uuid.uuid4()),
-        'consumer_generation': None}, version='1.28')
-    return server
-
-
-def test_explain_a_live_migration(tmp_path, placement_api, emulated_sysfs,
-                                  make_reporter, capsys):
-    # A server with a vGPU on node-b's first pGPU (2.3).
-    server = server_on(placement_api, emulated_sysfs, make_reporter,
-                       'node-b_pci_0000_81_00_0')
-    conf = write_conf(tmp_path, placement_api, '/nonexistent')
-    capsys.readouterr()
-    assert migcompat.main(['--config-file', conf, 'explain', server,
-                           '--format', 'json']) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert data['source_host'] == 'node-b'
-    assert data['requirements'] == [{'strings': [samples.NVIDIA_23],
-                                     'host_level': False}]
-    # node-a's driver (2.1) is older than the server's device (2.3).
-    assert data['hosts'] == {'node-a': {
-        'accepts': False, 'missing': ['nvidia 2.3 10de:1eb8 nvidia-35'],
-        'devices': []}}
-    assert data['source_devices'] == ['node-b_pci_0000_81_00_0']
-    assert migcompat.main(['--config-file', conf, 'explain', server]) == 0
-    out = capsys.readouterr().out
-    assert 'Server %s on host node-b.' % server in out
-    assert 'does not accept nvidia 2.3 10de:1eb8 nvidia-35' in out
-    assert 'produces nvidia 2.3 10de:1eb8 nvidia-35' in out
-
-
-def test_explain_from_a_given_node(tmp_path, placement_api, emulated_sysfs,
-                                   make_reporter, capsys):
-    # A server with a vGPU on node-a's second pGPU (2.1).
-    server = server_on(placement_api, emulated_sysfs, make_reporter,
-                       'node-a_pci_0000_82_00_0')
-    conf = write_conf(tmp_path, placement_api, '/nonexistent')
-    capsys.readouterr()
-    assert migcompat.main(['--config-file', conf, 'explain', server,
-                           '--node', 'node-a', '--format', 'json']) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert data['source_host'] == 'node-a'
-    assert data['source_devices'] == ['node-a_pci_0000_82_00_0']
-    # node-b's driver (2.3) takes 2.1 device state on both its pGPUs.
-    assert data['hosts'] == {'node-b': {
-        'accepts': True, 'missing': [],
-        'devices': ['node-b_pci_0000_81_00_0', 'node-b_pci_0000_82_00_0']}}
-
-    assert migcompat.main(['--config-file', conf, 'explain', server,
-                           '--node', 'node-c']) == 1
-    err = capsys.readouterr().err
-    assert "no root resource provider named 'node-c'" in err
-    # Not where the server's allocations are (e.g. it is being migrated).
-    assert migcompat.main(['--config-file', conf, 'explain', server,
-                           '--node', 'node-b']) == 1
-    err = capsys.readouterr().err
-    assert ('server %s has no allocations on its compute node node-b'
-            % server) in err
 
 
 def _dry_run(tmp_path, text):

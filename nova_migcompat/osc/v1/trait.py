@@ -1,0 +1,90 @@
+"""``decode`` and ``encode``: compatibility strings and their traits."""
+
+import sys
+
+from nova_migcompat import codec
+from nova_migcompat import exception
+from nova_migcompat import formats
+from nova_migcompat.osc.v1 import base
+
+DECODE_COLUMNS = ('Input', 'Role', 'Token', 'Format', 'Summary', 'String')
+#: The SRC trait of the opaque string 'i915-GVTg_V5_8 1.0'.
+EXAMPLE_TRAIT = 'CUSTOM_MIGCOMPAT_SRC_1DYXLHEOEQ70R94W'
+
+
+class DecodeTrait(base.Lister):
+    """Show the compatibility string behind traits or tokens.
+
+    Each TRAIT is a CUSTOM_MIGCOMPAT_SRC_* trait (a provider's device
+    produces the string), a CUSTOM_MIGCOMPAT_ACC_* trait (a provider's
+    device accepts it) or a bare token.  Role is SRC, ACC or empty (a bare
+    token); Format is the string's format (json, keyvalue, opaque, or
+    malformed).  A TRAIT that is not a nova-migcompat trait is reported on
+    stderr, the others are still shown, and the status is 1.
+    """
+
+    examples = (
+        (EXAMPLE_TRAIT, 'the string a source device produces'),
+        ('-f value -c String %s' % EXAMPLE_TRAIT, 'the string alone'),
+    )
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('traits', nargs='+', metavar='TRAIT',
+                            help='A CUSTOM_MIGCOMPAT_* trait or a token')
+        return parser
+
+    def take_action(self, parsed_args):
+        rows, bad = [], []
+        for name in parsed_args.traits:
+            try:
+                if name.startswith('CUSTOM_'):
+                    role, token, text = codec.decode_trait(name)
+                else:
+                    role, token, text = None, name, codec.decode(name)
+            except exception.InvalidToken as e:
+                bad.append('%s: %s' % (name, base.one_line(e)))
+                continue
+            try:
+                parsed = formats.parse(text)
+                fmt, summary = parsed.format, parsed.summary()
+            except exception.ParseError as e:
+                fmt, summary = 'malformed', base.one_line(e)
+            rows.append((name, role or '', token, fmt, summary, text))
+        for line in bad:
+            print('%s: error: %s' % (self.app.NAME, line), file=sys.stderr)
+        self.status = 1 if bad else 0
+        return DECODE_COLUMNS, rows
+
+
+class EncodeString(base.ShowOne):
+    """Show the traits a compatibility string publishes as.
+
+    The string is what a device's migration_version attribute holds (or
+    the descriptor the agent synthesizes).  Its SRC trait marks providers
+    whose devices produce it, its ACC trait those whose devices accept it.
+    """
+
+    examples = (
+        ("'i915-GVTg_V5_8 1.0'", 'the traits of an opaque string'),
+        ('- < /sys/bus/mdev/devices/UUID/migration_version',
+         "the traits of a device's own string"),
+    )
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('string', metavar='STRING',
+                            help="The compatibility string ('-' reads "
+                                 'it from stdin)')
+        return parser
+
+    def take_action(self, parsed_args):
+        text = parsed_args.string
+        if text == '-':
+            text = sys.stdin.read()
+            if text.endswith('\n'):
+                text = text[:-1]
+        token = codec.encode(text)
+        return (('String', 'Token', 'SRC trait', 'ACC trait'),
+                (text, token, codec.trait(codec.SRC, token),
+                 codec.trait(codec.ACC, token)))

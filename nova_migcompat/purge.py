@@ -1,0 +1,109 @@
+"""Remove nova-migcompat's traits from placement (uninstall, rollback).
+
+Every ``CUSTOM_MIGCOMPAT_*`` trait is removed from every provider that has
+one, keeping every other trait, with the provider's generation: a
+provider that changes between the read and the write is read again (a few
+times) rather than overwritten.  Then the trait definitions are deleted.
+With ``hosts``, only the providers of those compute nodes' trees are
+cleaned and the definitions stay (other hosts may use them).
+
+Agents that still run publish their traits again at their next cycle:
+stop them first.  Once the traits are gone the filter finds no source
+string and keeps every host (stock Nova); while a purge runs, a
+destination may lose its acceptance traits before a source loses its own,
+and be rejected: remove the filter from ``enabled_filters`` first.
+"""
+
+import collections
+
+from oslo_log import log as logging
+
+from nova_migcompat import codec
+from nova_migcompat import exception
+
+LOG = logging.getLogger(__name__)
+
+#: Reads and writes of one provider before giving up on it.
+ATTEMPTS = 5
+
+REMOVED = 'removed'
+WOULD_REMOVE = 'would remove'
+CHANGING = 'changed on every attempt, not removed'
+DELETED = 'deleted'
+WOULD_DELETE = 'would delete'
+IN_USE = 'in use again, not deleted'
+
+Outcome = collections.namedtuple('Outcome', 'kind name traits result')
+
+
+def _clean(client, uuid, dry_run):
+    """``(removed traits, result)`` for one provider."""
+    for _attempt in range(ATTEMPTS):
+        try:
+            traits, generation = client.provider_traits(uuid)
+        except exception.NotFound:
+            return [], None
+        ours = sorted(t for t in traits if t.startswith(codec.PREFIX))
+        if not ours:
+            return [], None
+        if dry_run:
+            return ours, WOULD_REMOVE
+        try:
+            client.set_provider_traits(uuid, traits - set(ours), generation)
+        except exception.GenerationConflict:
+            continue
+        except exception.NotFound:
+            return [], None
+        return ours, REMOVED
+    return ours, CHANGING
+
+
+def purge(client, hosts=None, dry_run=False):
+    """Remove the traits; a list of :class:`Outcome`.
+
+    :param hosts: compute node names (root provider names) to clean; None
+        cleans every provider and deletes the trait definitions.
+    :raises NotFound: a host in ``hosts`` is not a root provider.
+    """
+    providers = client.providers()
+    names = {rp['uuid']: rp['name'] for rp in providers}
+    roots = {rp['uuid']: rp.get('root_provider_uuid') or rp['uuid']
+             for rp in providers}
+    wanted = None
+    if hosts is not None:
+        by_name = {names[uuid]: uuid for uuid in names
+                   if roots[uuid] == uuid}
+        unknown = sorted(set(hosts) - set(by_name))
+        if unknown:
+            raise exception.NotFound(
+                'no compute node (root resource provider) named %s in '
+                'placement' % ', '.join(unknown))
+        wanted = {by_name[host] for host in hosts}
+    carriers = set()
+    for name in sorted(client.traits(codec.PREFIX, associated=True)):
+        for rp in client.providers_with_trait(name):
+            if wanted is None or roots.get(rp['uuid']) in wanted:
+                carriers.add(rp['uuid'])
+    outcomes = []
+    for uuid in sorted(carriers, key=lambda u: (names.get(u, u), u)):
+        removed, result = _clean(client, uuid, dry_run)
+        if result is not None:
+            outcomes.append(Outcome('provider', names.get(uuid, uuid),
+                                    removed, result))
+            if result == REMOVED:
+                LOG.info('Removed %d nova-migcompat traits from provider '
+                         '%s', len(removed), names.get(uuid, uuid))
+    if hosts is None:
+        for name in sorted(client.traits(codec.PREFIX)):
+            if dry_run:
+                outcomes.append(Outcome('trait', name, [], WOULD_DELETE))
+            elif client.delete_trait(name):
+                outcomes.append(Outcome('trait', name, [], DELETED))
+            else:
+                outcomes.append(Outcome('trait', name, [], IN_USE))
+    return outcomes
+
+
+def incomplete(outcomes):
+    """Outcomes that left a trait behind."""
+    return [o for o in outcomes if o.result in (CHANGING, IN_USE)]

@@ -1,0 +1,276 @@
+"""Is nova-migcompat deployed and working?  Checks for operators.
+
+In the spirit of ``nova-status upgrade check``: each check gives Success,
+Warning or Failure (codes 0, 1, 2) and one line of details; the command's
+exit status is the worst code.
+
+* **Placement**: it can be read (the checks below need it);
+* **Scheduler filter**: the nova.conf given lists the filter in
+  ``[filter_scheduler]enabled_filters`` and makes it available in
+  ``available_filters``, without losing nova's own filters;
+* **Agents**: every compute node with device providers carries
+  nova-migcompat traits (an agent has reported for it);
+* **Codec versions**: the token versions in placement, and whether this
+  release can read them (a newer agent's cannot be read by older ones);
+* **Catalog**: the fleet's strings, and leftover trait definitions;
+* **Stranded strings**: hosts whose devices produce a string that no other
+  host accepts (their servers cannot live-migrate anywhere);
+* **Agent on this host**: when the local agent last completed a cycle
+  (from its ``last-cycle.json``).
+
+Placement is read, never written.
+"""
+
+import collections
+import time
+
+from oslo_config import cfg
+
+from nova_migcompat.agent import last_cycle
+from nova_migcompat.agent import provider_names
+from nova_migcompat.agent import state_file
+from nova_migcompat import codec
+from nova_migcompat import exception
+from nova_migcompat import fleet
+
+SUCCESS, WARNING, FAILURE = 0, 1, 2
+RESULTS = {SUCCESS: 'Success', WARNING: 'Warning', FAILURE: 'Failure'}
+
+FILTER = 'MigrationCompatibilityFilter'
+#: ``available_filters`` values that make the filter available.
+FILTER_PATHS = (
+    'nova_migcompat.scheduler.filters.all_filters',
+    'nova_migcompat.scheduler.filters.migration_compatibility_filter.'
+    + FILTER)
+NOVA_FILTERS = 'nova.scheduler.filters.all_filters'
+FILTER_GROUP = 'filter_scheduler'
+#: A local agent whose last cycle is older than this many intervals (plus
+#: a minute) is reported as not running.
+STALE_INTERVALS = 3
+#: At most this many names in a line of details.
+SHOWN = 10
+
+Result = collections.namedtuple('Result', 'check code details')
+
+#: Nova's two options, with Nova's defaults (nova/conf/scheduler.py), for
+#: reading a nova.conf without Nova installed.
+nova_filter_opts = [
+    cfg.MultiStrOpt('available_filters', default=[NOVA_FILTERS],
+                    help="Nova's option: the filter classes nova-scheduler "
+                         'may use.'),
+    cfg.ListOpt('enabled_filters',
+                default=['ComputeFilter', 'ComputeCapabilitiesFilter',
+                         'ImagePropertiesFilter',
+                         'ServerGroupAntiAffinityFilter',
+                         'ServerGroupAffinityFilter'],
+                help="Nova's option: the filters nova-scheduler applies."),
+]
+
+
+def register_nova_filter_opts(conf):
+    """Nova's ``[filter_scheduler]`` filter options, unless registered."""
+    for opt in nova_filter_opts:
+        try:
+            conf.register_opt(opt, group=FILTER_GROUP)
+        except cfg.DuplicateOptError:
+            pass
+
+
+def _names(items):
+    items = sorted(items)
+    shown = ', '.join(items[:SHOWN])
+    if len(items) > SHOWN:
+        shown += ' and %d more' % (len(items) - SHOWN)
+    return shown
+
+
+def _set_in_files(conf, name):
+    location = conf.get_location(name, FILTER_GROUP)
+    return location is not None and location.location == cfg.Locations.user
+
+
+def check_filter(conf, files):
+    """The scheduler filter in the nova.conf given."""
+    check = 'Scheduler filter'
+    if not files:
+        return Result(check, WARNING, 'no nova.conf was read: give the '
+                      "nova-scheduler host's with --config-file")
+    where = ', '.join(files)
+    group = conf[FILTER_GROUP]
+    enabled = FILTER in group.enabled_filters
+    available = any(path in group.available_filters for path in FILTER_PATHS)
+    if not enabled and not _set_in_files(conf, 'enabled_filters'):
+        return Result(check, WARNING, '%s does not set [%s]enabled_filters '
+                      "(nova's default list lacks %s): is it a "
+                      "nova-scheduler host's nova.conf?"
+                      % (where, FILTER_GROUP, FILTER))
+    if not enabled:
+        return Result(check, FAILURE, '%s is not in [%s]enabled_filters of '
+                      '%s: live migrations are not checked'
+                      % (FILTER, FILTER_GROUP, where))
+    if not available:
+        return Result(check, FAILURE, '[%s]available_filters of %s lists '
+                      'neither %s: nova-scheduler cannot load %s'
+                      % (FILTER_GROUP, where, ' nor '.join(FILTER_PATHS),
+                         FILTER))
+    if NOVA_FILTERS not in group.available_filters:
+        return Result(check, WARNING, '[%s]available_filters of %s no '
+                      "longer lists %s: nova's own filters in "
+                      'enabled_filters cannot be loaded (a multi-valued '
+                      'option: list every value)'
+                      % (FILTER_GROUP, where, NOVA_FILTERS))
+    return Result(check, SUCCESS, '%s is enabled and available in %s'
+                  % (FILTER, where))
+
+
+class Snapshot(object):
+    """What the placement checks read, once."""
+
+    def __init__(self, client):
+        providers = client.providers()
+        self.names = {rp['uuid']: rp['name'] for rp in providers}
+        self.roots = {rp['uuid']: rp.get('root_provider_uuid') or rp['uuid']
+                      for rp in providers}
+        self.traits = sorted(client.traits(codec.PREFIX))
+        self.associated = client.traits(codec.PREFIX, associated=True)
+        #: provider uuid -> its nova-migcompat traits
+        self.carried = collections.defaultdict(set)
+        for name in sorted(self.associated):
+            for rp in client.providers_with_trait(name):
+                self.carried[rp['uuid']].add(name)
+        self.hosts, self.rows = fleet.matrix(client)
+
+
+def check_agents(snap):
+    """Every compute node with device providers carries our traits."""
+    check = 'Agents'
+    device_roots = set()
+    for uuid, name in snap.names.items():
+        root = snap.roots[uuid]
+        if root != uuid and root in snap.names and \
+                provider_names.is_pgpu_provider(snap.names[root], name):
+            device_roots.add(root)
+    reporting = {snap.roots[rp] for rp in snap.carried if rp in snap.roots}
+    silent = device_roots - reporting
+    total = len(device_roots | reporting)
+    if silent:
+        return Result(check, WARNING, 'no nova-migcompat trait on %d of %d '
+                      'compute nodes with devices: %s (is '
+                      'nova-migcompat-agent running there? do their devices '
+                      'have compatibility strings?)'
+                      % (len(silent), total,
+                         _names(snap.names[r] for r in silent)))
+    if not total:
+        return Result(check, WARNING, 'no compute node has device providers '
+                      'or nova-migcompat traits in placement')
+    return Result(check, SUCCESS, '%d compute nodes carry nova-migcompat '
+                  'traits' % total)
+
+
+def check_codec(snap):
+    """The token versions in use, and whether this release reads them."""
+    check = 'Codec versions'
+    versions, unreadable = collections.Counter(), set()
+    for name in snap.associated:
+        parsed = codec.parse_trait(name)
+        if parsed is None:
+            continue
+        versions[parsed[1][:2]] += 1
+        try:
+            codec.decode(parsed[1])
+        except exception.InvalidToken:
+            unreadable.add(parsed[1][:2])
+    if not versions:
+        return Result(check, SUCCESS, 'no nova-migcompat trait in placement')
+    used = ', '.join('%s (%d traits)' % item
+                     for item in sorted(versions.items()))
+    if unreadable:
+        return Result(check, WARNING, 'in use: %s; this release cannot read '
+                      '%s: agents of a newer release published them, and '
+                      'agents of this one accept none of their strings '
+                      'until upgraded' % (used, _names(unreadable)))
+    return Result(check, SUCCESS, 'in use: %s' % used)
+
+
+def check_catalog(snap):
+    check = 'Catalog'
+    strings = len(snap.rows)
+    unused = len(set(snap.traits) - set(snap.associated))
+    details = '%d strings produced in the fleet, %d acceptance traits' % (
+        strings, sum(1 for t in snap.associated
+                     if t.startswith(codec.ACC_PREFIX)))
+    if unused:
+        details += ('; %d trait definitions no provider has (the agents '
+                    'delete them when [migcompat]delete_unused_traits)'
+                    % unused)
+    return Result(check, SUCCESS, details)
+
+
+def check_stranded(snap):
+    """Hosts producing a string that no other host accepts."""
+    check = 'Stranded strings'
+    stranded = []
+    for row in snap.rows:
+        for host in row['produced_by']:
+            if not set(row['accepted_by']) - {host}:
+                stranded.append('%s (%s)' % (host, row['summary']))
+    if stranded:
+        return Result(check, WARNING, 'no other host accepts what these '
+                      'hosts produce, so their servers with devices cannot '
+                      'live-migrate: %s' % _names(stranded))
+    return Result(check, SUCCESS, 'every string produced is accepted by '
+                  'another host' if snap.rows else 'no string produced')
+
+
+def check_local_agent(conf, clock=time.time):
+    """When the agent of this host last completed a cycle."""
+    check = 'Agent on this host'
+    where = last_cycle.path(conf)
+    try:
+        doc = last_cycle.read(conf)
+    except state_file.Unusable as e:
+        return Result(check, WARNING, 'cannot read %s: %s' % (where, e))
+    if doc is None:
+        return Result(check, SUCCESS, 'no %s: not a compute host, or its '
+                      'agent has not completed a cycle' % where)
+    age = clock() - float(doc['finished_at'])
+    interval = float(doc['interval'])
+    ago = '%d s ago' % age if age < 600 else '%.1f h ago' % (age / 3600.0)
+    if age > STALE_INTERVALS * interval + 60:
+        return Result(check, WARNING, 'the agent last completed a cycle '
+                      '%s (interval %d s): is nova-migcompat-agent running? '
+                      'Its traits stay in placement meanwhile'
+                      % (ago, interval))
+    if not doc.get('ok'):
+        return Result(check, WARNING, 'the last cycle (%s) failed: %s'
+                      % (ago, doc.get('failure')))
+    return Result(check, SUCCESS, 'last cycle %s: %s' % (ago,
+                                                         doc.get('summary')))
+
+
+def run(get_client, conf=None, files=None, local=False):
+    """Every check; a list of :class:`Result`.
+
+    :param get_client: returns the placement client (its errors, such as
+        an unconfigured placement, fail the placement checks).
+    :param conf: the configuration read (the filter check needs it; None
+        skips it, as ``openstack migcompat status`` does).
+    :param local: also check this host's agent.
+    """
+    results = []
+    if conf is not None:
+        results.append(check_filter(conf, files))
+    try:
+        snap = Snapshot(get_client())
+    except exception.MigCompatError as e:
+        # The checks of placement's content cannot run.
+        results.append(Result('Placement', FAILURE,
+                              ' '.join(str(e).split())))
+    else:
+        results += [Result('Placement', SUCCESS, '%d resource providers '
+                           'read' % len(snap.names)),
+                    check_agents(snap), check_codec(snap),
+                    check_catalog(snap), check_stranded(snap)]
+    if local:
+        results.append(check_local_agent(conf))
+    return results
