@@ -206,6 +206,27 @@ def decode(token):
                                      '%s' % (token[:40], e.reason))
 
 
+def is_token(text):
+    """Is ``text`` shaped like a token of any codec version?
+
+    Unlike :func:`decode`, this does not need to know the version: the
+    scheduler matches tokens by equality, and a token of a newer agent
+    (whose version this code cannot decode) is still a string the source
+    produces, to be accepted.
+    """
+    return (isinstance(text, str) and _HEADER_LEN < len(text) <=
+            MAX_TOKEN_LEN and all(c in TOKEN_ALPHABET for c in text))
+
+
+def describe(token):
+    """The string of a token, or words saying it cannot be decoded."""
+    try:
+        return decode(token)
+    except exception.InvalidToken:
+        return ('(token %s of codec version %s, which this release cannot '
+                'decode)' % (token[:16], token[:_HEADER_LEN]))
+
+
 def trait(role, token):
     """The trait name of a token in a role (:data:`SRC` or :data:`ACC`)."""
     if role not in ROLES:

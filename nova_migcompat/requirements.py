@@ -18,7 +18,6 @@ import dataclasses
 import typing
 
 from nova_migcompat import codec
-from nova_migcompat import exception
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,19 +37,16 @@ class Requirement:
 
 
 def src_tokens(traits):
-    """The tokens of the valid SRC traits among ``traits``.
+    """The tokens of the SRC traits among ``traits``.
 
-    A token that does not decode cannot have been published by an agent
-    (nor accepted by one): it is ignored rather than failing the request.
+    Every token-shaped one counts, whether this release can decode it or
+    not: a newer agent's codec version is still a string the source
+    produces, and only agents that can read it accept it (fail closed).
     """
     tokens = set()
     for name in traits:
         parsed = codec.parse_trait(name)
-        if parsed and parsed[0] == codec.SRC:
-            try:
-                codec.decode(parsed[1])
-            except exception.InvalidToken:
-                continue
+        if parsed and parsed[0] == codec.SRC and codec.is_token(parsed[1]):
             tokens.add(parsed[1])
     return tokens
 
@@ -119,7 +115,7 @@ def find_accepting(client, reqs):
     for req in reqs:
         tokens |= req.tokens
     for token in sorted(tokens):
-        found.strings[token] = codec.decode(token)
+        found.strings[token] = codec.describe(token)
         providers = client.providers_with_trait(codec.trait(codec.ACC,
                                                             token))
         found.accepting[token] = {rp['uuid'] for rp in providers}

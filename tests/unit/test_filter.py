@@ -185,7 +185,7 @@ class FleetPlacement(object):
         return self.Response(self.answers[url])
 
 
-def refused_everywhere(monkeypatch, spec):
+def refused_everywhere(monkeypatch, spec, token=None):
     """A live migration whose one string no device of the fleet accepts.
 
     The database (a boundary) says it is a live migration; placement says
@@ -198,7 +198,7 @@ def refused_everywhere(monkeypatch, spec):
                         'find', lambda spec_obj: migration)
     client = FleetPlacement(migration.migration_uuid,
                             uuidutils.generate_uuid(),
-                            codec.encode(samples.NVIDIA_21))
+                            token or codec.encode(samples.NVIDIA_21))
     monkeypatch.setattr(migration_compatibility_filter.report,
                         'report_client_singleton', lambda: client)
     return migration
@@ -226,6 +226,22 @@ def test_rejections_at_debug_and_one_info_summary(caplog, monkeypatch):
     assert samples.NVIDIA_21[:60] in message
     assert 'host20' not in message and 'host24' not in message
     assert message.endswith(' and 5 more hosts (DEBUG)')
+
+
+def test_a_newer_codec_version_is_still_required(caplog, monkeypatch,
+                                                 hosts):
+    # An upgraded agent on the source published its string in a codec
+    # version this (older) filter cannot decode.  The string is still
+    # required: only agents that can read it accept it.  (It used to be
+    # dropped, and every host passed.)
+    newer = '2P' + codec.encode(samples.NVIDIA_21)[2:]
+    spec = objects.RequestSpec(instance_uuid=uuidutils.generate_uuid())
+    refused_everywhere(monkeypatch, spec, token=newer)
+    with caplog.at_level(logging.INFO):
+        assert list(FILTER().filter_all(hosts, spec)) == []
+    [summary] = [r.getMessage() for r in caplog.records
+                 if 'Live migration of instance' in r.getMessage()]
+    assert 'codec version 2P, which this release cannot decode' in summary
 
 
 def test_host_passes_works_the_request_out_once(hosts, monkeypatch):

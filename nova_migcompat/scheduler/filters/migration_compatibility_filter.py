@@ -83,7 +83,7 @@ class _Plan(object):
 
     def _strings(self, tokens):
         return ', '.join(repr(_shown(self.acceptance.strings.get(token) or
-                                     codec.decode(token)))
+                                     codec.describe(token)))
                          for token in sorted(tokens))
 
     def reason(self, judgement):
