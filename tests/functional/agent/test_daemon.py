@@ -266,9 +266,10 @@ def test_systemd_unit():
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.read(UNIT)
     service = unit['Service']
-    # Where ``pip install`` (as root) puts the console script.
+    # The console script of the virtual environment of the operations
+    # guide (doc/source/operations.rst).
     assert service['ExecStart'].startswith(
-        '/usr/local/bin/nova-migcompat-agent ')
+        '/opt/nova-migcompat/bin/nova-migcompat-agent ')
     # The default [migcompat]lock_path is writable under ProtectSystem.
     assert service['RuntimeDirectory'] == 'nova-migcompat'
     assert os.path.dirname(agent.migcompat_conf.DEFAULT_LOCK_PATH) == \
