@@ -18,10 +18,14 @@ copyright = 'nova-migcompat developers'
 author = 'nova-migcompat developers'
 
 extensions = [
+    'cliff.sphinxext',
     'oslo_config.sphinxext',
     'oslo_config.sphinxconfiggen',
     'reno.sphinxext',
 ]
+
+# cliff.sphinxext: the command reference, from the command classes.
+autoprogram_cliff_application = 'nova-migcompat'
 
 # oslo_config.sphinxconfiggen: the two annotated samples, written into
 # _static/ (and so also published as downloads) when the build starts.

@@ -10,13 +10,15 @@ commands are for people and CI::
         [--format table|json]
 
 ``devices`` mounts each spec (default: every bundled example) in a
-temporary directory and runs the operator's ``nova-migcompat devices`` on
-it, as a separate process, as an operator would on a real host.
+temporary directory and runs the operator's ``nova-migcompat device list``
+(and, with ``--check``, ``device check``) on it, as a separate process, as
+an operator would on a real host.
 
 SPEC is a YAML/JSON file or a bundled example's name.
 """
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -64,22 +66,44 @@ def _mount(args):
     return 0
 
 
+def _tool(*args, capture=False):
+    """The operator's nova-migcompat, in a process of its own."""
+    argv = [sys.executable, '-m', 'nova_migcompat.cmd.migcompat'] + list(args)
+    if not capture:
+        return subprocess.call(argv), None
+    result = subprocess.run(argv, stdout=subprocess.PIPE, text=True)
+    return result.returncode, result.stdout
+
+
 def _devices(args):
     from migcompat_lab.emulation import mount
 
-    status = 0
+    status, found = 0, []
+    # JSON has every column; tables the usual ones.
+    commands = [('device', 'list') + (
+        ('--long',) if args.format == 'json' else ())]
+    if args.check:
+        commands.append(('device', 'check'))
     for name in args.specs or spec_mod.example_names():
         with tempfile.TemporaryDirectory(prefix='migcompat-example-') as d:
             with mount.EmulatedSysfs(name, os.path.join(d, 'sysfs')) as fs:
-                if args.format == 'table':
-                    print('== %s (%s)' % (name, fs.root))
-                    sys.stdout.flush()
-                argv = [sys.executable, '-m', 'nova_migcompat.cmd.migcompat',
-                        'devices', '--sysfs-root', fs.root,
-                        '--format', args.format]
-                if args.check:
-                    argv.append('--check')
-                status = subprocess.call(argv) or status
+                example = {'example': name}
+                for command in commands:
+                    argv = command + ('--sysfs-root', fs.root)
+                    if args.format == 'json':
+                        code, out = _tool(*argv + ('-f', 'json'),
+                                          capture=True)
+                        if not code:
+                            example[command[1]] = json.loads(out)
+                    else:
+                        print('== %s: nova-migcompat %s (%s)'
+                              % (name, ' '.join(command), fs.root))
+                        sys.stdout.flush()
+                        code, _ = _tool(*argv)
+                    status = code or status
+                found.append(example)
+    if args.format == 'json':
+        print(json.dumps(found, indent=2))
     return status
 
 
@@ -104,11 +128,12 @@ def main(argv=None):
     p.add_argument('mountpoint')
     p.add_argument('--workdir', help='keep the write log and the FUSE '
                    'child\'s log here (default: a temporary directory)')
-    p = sub.add_parser('devices', help='run "nova-migcompat devices" on '
-                       'mounted specs (default: every bundled example)')
+    p = sub.add_parser('devices', help='run "nova-migcompat device list" '
+                       '(and "device check") on mounted specs (default: '
+                       'every bundled example)')
     p.add_argument('specs', nargs='*', metavar='SPEC')
     p.add_argument('--check', action='store_true',
-                   help='also run the target-side check')
+                   help='also run "nova-migcompat device check"')
     p.add_argument('--format', choices=('table', 'json'), default='table')
     p = sub.add_parser('serve', help='internal: the FUSE child process')
     p.add_argument('--spec', required=True, help='normalized JSON spec')

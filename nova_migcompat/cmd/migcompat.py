@@ -23,13 +23,8 @@ from cliff import commandmanager
 from oslo_config import cfg
 
 from nova_migcompat.cmd import common
-from nova_migcompat.cmd import devices
 from nova_migcompat import conf as migcompat_conf
 from nova_migcompat.osc.v1 import base
-from nova_migcompat.osc.v1 import fleet
-from nova_migcompat.osc.v1 import purge
-from nova_migcompat.osc.v1 import status as status_cmd
-from nova_migcompat.osc.v1 import trait
 from nova_migcompat import placement
 from nova_migcompat import status
 from nova_migcompat import version
@@ -37,16 +32,8 @@ from nova_migcompat import version
 PROG = 'nova-migcompat'
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-COMMANDS = {
-    'device list': devices.ListDevices,
-    'device check': devices.CheckDevices,
-    'decode': trait.DecodeTrait,
-    'encode': trait.EncodeString,
-    'matrix': fleet.ShowMatrix,
-    'explain': fleet.ExplainFromPlacement,
-    'status': status_cmd.CheckStatus,
-    'purge': purge.PurgeTraits,
-}
+#: The stevedore namespace of the commands (cliff's CommandManager).
+NAMESPACE = 'nova_migcompat.cli'
 #: Options that are taken wherever they are on the command line.
 _CONFIG_OPTIONS = ('--config-file', '--config-dir')
 _DESCRIPTION = """\
@@ -147,12 +134,11 @@ class OperatorApp(app.App):
     NAME = PROG
 
     def __init__(self):
-        manager = commandmanager.CommandManager('nova_migcompat.cli')
-        for name, command in COMMANDS.items():
-            manager.add_command(name, command)
         super().__init__(description=_DESCRIPTION,
                          version=version.version_string(),
-                         command_manager=manager, deferred_help=True)
+                         command_manager=commandmanager.CommandManager(
+                             NAMESPACE),
+                         deferred_help=True)
         self.conf = None
         self.config_files = []
         self.client_manager = None

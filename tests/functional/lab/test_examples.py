@@ -1,7 +1,8 @@
 """The bundled example trees, listed by the operator's own command.
 
 ``python -m migcompat_lab.emulation devices`` mounts each tree and runs
-``nova-migcompat devices`` on it in a separate process.
+``nova-migcompat device list`` (and ``device check``) on it in a separate
+process.
 """
 
 import json
@@ -21,19 +22,27 @@ def lab_devices(*args):
 def test_devices_of_a_bundled_example():
     result = lab_devices('intel-gvt', '--check', '--format', 'json')
     assert result.returncode == 0, result.stderr
-    host = json.loads(result.stdout)
-    by_name = {d['name']: d for d in host['devices']}
+    [host] = json.loads(result.stdout)
+    assert host['example'] == 'intel-gvt'
+    by_name = {d['Device']: d for d in host['list']}
     gvt8 = by_name['0000:00:02.0/i915-GVTg_V5_8']
-    assert gvt8['string'] == samples.GVT
-    assert gvt8['origin'] == 'attribute'
-    assert gvt8['format'] == 'opaque'
-    assert codec.decode_trait(gvt8['src_trait'])[2] == samples.GVT
+    assert gvt8['String'] == samples.GVT
+    assert gvt8['Origin'] == 'attribute'
+    assert gvt8['Format'] == 'opaque'
+    assert codec.decode_trait(gvt8['SRC trait'])[2] == samples.GVT
     # The kernel (emulated i915) accepts exactly its own string.
-    checks = {row['target']: row['results'] for row in host['check']}
-    assert checks['0000:00:02.0/i915-GVTg_V5_8'][
-        '0000:00:02.0/i915-GVTg_V5_8']['result'] == 'accepts'
-    assert checks['0000:00:02.0/i915-GVTg_V5_8'][
-        '0000:00:02.0/i915-GVTg_V5_4']['result'] == 'refuses'
+    checks = {(row['Target'], row['String of']): row['Result']
+              for row in host['check']}
+    gvt8, gvt4 = '0000:00:02.0/i915-GVTg_V5_8', '0000:00:02.0/i915-GVTg_V5_4'
+    assert checks[(gvt8, gvt8)] == 'accepts'
+    assert checks[(gvt8, gvt4)] == 'refuses'
+
+
+def test_devices_tables_of_every_example():
+    result = lab_devices()
+    assert result.returncode == 0, result.stderr
+    assert '== sriov-vf: nova-migcompat device list (' in result.stdout
+    assert '| Device ' in result.stdout
 
 
 def test_unknown_example_is_a_clear_error():
