@@ -464,8 +464,9 @@ class Reporter(object):
         try:
             self._run(report)
         except (exception.MigCompatError, OSError) as e:
+            # Logged once, by whoever runs the cycle (the agent: with the
+            # cycle's summary).
             report.failure = str(e)
-            LOG.error('Reporting cycle failed: %s', e)
         except Exception as e:
             # A bug or a malformed answer: report it, write nothing more,
             # and let the daemon try again.

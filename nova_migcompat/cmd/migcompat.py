@@ -162,7 +162,14 @@ class OperatorApp(app.App):
         return base._one_line_errors(parser)
 
     def configure_logging(self):
-        super().configure_logging()
+        try:
+            super().configure_logging()
+        except OSError as e:
+            self.stderr.write('%s: error: cannot open the log file %s '
+                              '(--log-file): %s\n'
+                              % (PROG, self.options.log_file,
+                                 e.strerror or e))
+            raise SystemExit(EXIT_USAGE)
         # Output only, by default; -v: INFO, -vv: DEBUG.
         level = {0: logging.WARNING, 1: logging.WARNING,
                  2: logging.INFO}.get(self.options.verbose_level,

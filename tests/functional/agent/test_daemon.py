@@ -44,6 +44,8 @@ def one_line(capsys):
      "must be at least 5"),
     ('max_checks_per_cycle = 0', "invalid value '0' for "
      "[migcompat]max_checks_per_cycle in %s: must be at least 1"),
+    ('max_catalog_strings = 0', "invalid value '0' for "
+     "[migcompat]max_catalog_strings in %s: must be at least 1"),
     ('recheck_age = 10', "invalid value '10' for "
      "[migcompat]recheck_age in %s: must be at least 60"),
     ('delete_unused_traits = maybe', "invalid value 'maybe' for "
@@ -76,6 +78,26 @@ def test_bad_value_in_a_later_file_names_that_file(tmp_path, capsys):
     assert one_line(capsys).endswith(
         "invalid value '2' for [migcompat]interval in %s: must be at "
         "least 5" % second)
+
+
+def test_unwritable_log_dir(tmp_path, capsys):
+    (tmp_path / 'file').write_text('')
+    path = agent_file(tmp_path, '[DEFAULT]\nlog_dir = %s\n'
+                      % (tmp_path / 'file' / 'log'))
+    assert agent.main(['--config-file', path, '--dry-run']) == 2
+    line = one_line(capsys)
+    assert line.startswith('nova-migcompat-agent: error: cannot set up '
+                           'logging')
+    assert str(tmp_path / 'file' / 'log') in line
+
+
+def test_placement_not_configured(tmp_path, capsys):
+    path = agent_file(tmp_path, '')
+    assert agent.main(['--config-file', path, '--once']) == 2
+    assert one_line(capsys) == (
+        "nova-migcompat-agent: error: placement is not configured: "
+        "[placement] has no auth_type (give the configuration file that "
+        "holds nova-compute's [placement] credentials with --config-file)")
 
 
 def test_missing_config_file(tmp_path, capsys):
