@@ -9,12 +9,16 @@ device.
 import dataclasses
 import typing
 
+from oslo_log import log as logging
+
 from nova_migcompat.agent import source as sources_mod
 from nova_migcompat.agent import sysfs as sysfs_mod
 from nova_migcompat import codec
 from nova_migcompat import exception
 from nova_migcompat import formats
 from nova_migcompat.osc.v1 import base
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -140,6 +144,10 @@ class ListDevices(_LocalCommand):
 
     def take_action(self, parsed_args):
         sysfs, rows = _rows(self.app.conf, parsed_args)
+        if not rows:
+            LOG.warning('No migratable device under %s: the device sources '
+                        'found no mdev type, mdev or PCI function',
+                        sysfs.root)
         columns = ('Device', 'Kind', 'Origin', 'Format', 'Summary',
                    'SRC trait', 'Problem')
         if parsed_args.long:

@@ -1,10 +1,12 @@
-"""``openstack migcompat explain|matrix``: the OSC plugin on a real cloud.
+"""``openstack migcompat ...``: the OSC plugin on a real cloud.
 
 The fleet of test_cli: a source with driver 2.1, ``old`` (2.0, refuses
 2.1) and ``newer`` (2.3, accepts 2.1).  The commands run through the real
 ``openstack`` shell, which finds the plugin through its entry point; the
 server's node comes from the Nova API, the rest from placement.
 """
+
+import json
 
 from migcompat_lab import cloud
 from tests.functional.nova import openstack_cli
@@ -88,3 +90,39 @@ class OSCPluginTests(openstack_cli.FleetMixin, cloud.CloudTestBase):
         for column in ('Summary', 'newer', 'old', 'src'):
             self.assertIn(column, header)
         self.assertIn(NVIDIA_21, out)
+
+    def test_decode_and_encode(self):
+        shown = self.cli.run_json('migcompat', 'encode',
+                                  cloud.vgpu_string('2.1'))
+        rows = self.cli.run_json('migcompat', 'decode', shown['SRC trait'])
+        self.assertEqual(cloud.vgpu_string('2.1'), rows[0]['String'])
+        self.assertEqual('SRC', rows[0]['Role'])
+
+    def test_status(self):
+        code, out = self.cli.run('migcompat', 'status', '-f', 'json')
+        checks = {row['Check']: row for row in json.loads(out)}
+        # No nova.conf, no local agent: the placement checks only.
+        self.assertEqual({'Placement', 'Agents', 'Codec versions',
+                          'Catalog', 'Stranded strings'}, set(checks))
+        self.assertEqual('Success', checks['Agents']['Result'],
+                         checks['Agents'])
+        # newer's 2.3 is accepted by no other host (src and old are
+        # older): a warning, exit status 1.
+        self.assertEqual('Warning', checks['Stranded strings']['Result'])
+        self.assertIn('newer (nvidia 2.3 ', checks['Stranded strings'][
+            'Details'])
+        self.assertNotIn('src (', checks['Stranded strings']['Details'])
+        self.assertEqual(1, code, self.cli.last_stderr)
+
+    def test_purge(self):
+        code, out = self.cli.run('migcompat', 'purge', '--dry-run', '-f',
+                                 'json')
+        self.assertEqual(0, code, self.cli.last_stderr)
+        planned = json.loads(out)
+        self.assertIn('old_pci_0000_81_00_0',
+                      {r['Name'] for r in planned if r['Kind'] ==
+                       'provider'})
+        code, out = self.cli.run('migcompat', 'purge', '-f', 'json')
+        self.assertEqual(0, code, self.cli.last_stderr)
+        code, out = self.cli.run('migcompat', 'matrix', '-f', 'json')
+        self.assertEqual((0, []), (code, json.loads(out)))
