@@ -94,10 +94,13 @@ def table(fleet, outcome):
 def _server(fleet, outcome):
     lines = []
     for moved in outcome.moved:
-        lines.append('The server on %s: its %s (%s) has the string %s'
+        lines.append('The server on %s: its %s (%s) has %s'
                      % (fleet.source, _NOUNS[moved.kind],
                         _device(moved.kind, moved.source_address),
-                        _string(moved.string, moved.origin)))
+                        'no string (%s)' % moved.origin
+                        if moved.string is None else
+                        'the string %s' % _string(moved.string,
+                                                  moved.origin)))
         if moved.string is not None:
             lines.append('  %s' % moved.string.replace('\n', '\\n'))
         if not moved.published:

@@ -246,11 +246,17 @@ def _source_devices(case, server, fleet):
     for kind, host, address in _server_devices(case, server):
         _source, dev = case.target_device(host, address, kind)
         string = dev.string if dev is not None and dev.tracked else None
+        if dev is None:
+            origin = 'no emulated device'
+        elif string is None:
+            origin = 'unusable: %s' % (dev.error or 'untracked')
+        else:
+            origin = dev.origin
         provider = (provider_names.pgpu_provider_name(host, address)
                     if kind == 'vgpu' else host)
         moved.append(MovedDevice(
             kind=kind, source_address=address, string=string,
-            origin=dev.origin if dev is not None else None,
+            origin=origin,
             published=string is not None and _published(case, provider,
                                                         string)))
     return moved
@@ -361,14 +367,13 @@ def run(fleet, filter_enabled, pgpu=None, stream=None):
         flavor = None
         if (server_spec.vgpus, server_spec.vfs) != (1, 0):
             flavor = case.vgpu_flavor(server_spec.vgpus, server_spec.vfs)
-        server = case.boot(
-            fleet.source, flavor=flavor,
-            pgpu=(None if pgpu is None else
-                  _addresses(source, 'vgpu')[pgpu]))
+        # Nova's pGPUs of the source (the fleet's, unless that is wrong).
+        pgpus = _nova_addresses(case, source.name, 'vgpu')
+        server = case.boot(fleet.source, flavor=flavor,
+                           pgpu=None if pgpu is None else pgpus[pgpu])
         moved = _source_devices(case, server, fleet)
-        pgpu_index = next(
-            (_addresses(source, 'vgpu').index(m.source_address)
-             for m in moved if m.kind == 'vgpu'), None)
+        pgpu_index = next((pgpus.index(m.source_address)
+                           for m in moved if m.kind == 'vgpu'), None)
         hosts = _judge_fleet(case, fleet, moved)
         case.scheduling_attempts = case.destination_prechecks = 0
         migrated = time.monotonic()
