@@ -207,13 +207,16 @@ def check(case, host, kind, address, text):
             dev.error or 'untracked')
     verdict = source.check(dev, text)
     reason = verdict.reason
-    if dev.attribute is not None:
-        if verdict.result == verdict_mod.REFUSES:
-            why = _explain(text, dev.string)
-            if why:
-                reason += ': %s' % why
-    else:
+    if dev.attribute is None:
         reason = 'policy: %s' % reason
+    elif verdict.result == verdict_mod.ACCEPTS:
+        reason = 'the driver accepted the write'
+    elif verdict.result == verdict_mod.REFUSES:
+        # EINVAL, the only refusing errno (sysfs_source.REFUSING_ERRNOS).
+        reason = 'the driver refused the write (EINVAL)'
+        why = _explain(text, dev.string)
+        if why:
+            reason += ': %s' % why
     return verdict.result, reason
 
 

@@ -78,7 +78,7 @@ def test_demo_shows_filtered_and_stock_outcomes(tmp_path):
     assert 'has the string nvidia 2.1 10de:0ffe nvidia-11 (attribute)' in out
     # Every pGPU of every host is judged on its own.
     for line in host_rows(out, 'old'):
-        assert ('no: the nvidia driver refused the string (EINVAL): driver '
+        assert ('no: the driver refused the write (EINVAL): driver '
                 'nvidia: target minor 2.0 is older than source 2.1') in line
     assert len(host_rows(out, 'old')) == 2
     assert 'major version differs' in host_rows(out, 'major')[0]
@@ -113,9 +113,9 @@ def test_mixed_pgpus_judged_from_the_real_allocation(tmp_path):
     assert 'nvidia 2.3' in src[0] and 'source host' in src[0]
     assert 'nvidia 2.1' in src[1] and 'server: its vGPU is here' in src[1]
     mixed = host_rows(out, 'mixed')
-    assert 'nvidia 3.0' in mixed[0] and ('no: the nvidia driver refused the '
-                                         'string (EINVAL)') in mixed[0]
-    assert 'nvidia 2.2' in mixed[1] and 'yes: the nvidia driver accepted' \
+    assert 'nvidia 3.0' in mixed[0] and ('no: the driver refused the write '
+                                         '(EINVAL)') in mixed[0]
+    assert 'nvidia 2.2' in mixed[1] and 'yes: the driver accepted the write' \
         in mixed[1]
     # The filter's choice is judged right, down to the destination pGPU.
     assert ('With MigrationCompatibilityFilter: the server is now on mixed: '
@@ -171,10 +171,10 @@ def test_opaque_and_key_value_strings(tmp_path):
             '  nvidia-v16.2-10de-0ffe-nvidia-11-1\n') in out
     (blob,) = host_rows(out, 'blob')
     assert cells(blob)[3:] == [
-        'NVGRID 7f3c2e1a (attribute)', 'no: the nvidia driver refused the '
-        'string (EINVAL): opaque strings differ']
+        'NVGRID 7f3c2e1a (attribute)', 'no: the driver refused the write '
+        '(EINVAL): opaque strings differ']
     (upgraded,) = host_rows(out, 'upgraded')
-    assert 'yes: the nvidia driver accepted the string' in upgraded
+    assert 'yes: the driver accepted the write' in upgraded
     assert ('With MigrationCompatibilityFilter: the server is now on '
             'upgraded: compatible.') in out
     assert ("    blob: device provider blob_pci_0000_81_00_0 does not "
@@ -188,7 +188,7 @@ def test_opaque_and_key_value_strings(tmp_path):
     (old,) = host_rows(out, 'old')
     assert 'no: policy: software_version 2.1 != 2.0' in old
     (json_host,) = host_rows(out, 'json')
-    assert 'no: the nvidia driver refused the string (EINVAL)' in json_host
+    assert 'no: the driver refused the write (EINVAL)' in json_host
     (newer,) = host_rows(out, 'newer')
     assert 'yes: policy: compatible section 1: all 4 keys match' in newer
     assert 'filter: kept 1 of 3 hosts (newer); rejected 2 (json, old)' in out
@@ -206,9 +206,9 @@ def test_sriov_vf_and_vgpu(tmp_path):
     # Each VF and pGPU of each host judged on its own.
     old_vf = host_rows(out, 'old-vf')
     assert len(old_vf) == 3
-    assert 'yes: the nvidia driver accepted' in old_vf[0]
+    assert 'yes: the driver accepted the write' in old_vf[0]
     for line in old_vf[1:]:
-        assert ('no: the mlx5_vfio_pci driver refused the string (EINVAL): '
+        assert ('no: the driver refused the write (EINVAL): '
                 'driver mlx5_vfio_pci: target minor 1.1 is older than '
                 'source 1.2') in line
     plain = host_rows(out, 'plain')
@@ -342,3 +342,15 @@ def test_fleet_forms(tmp_path):
     # A source with pGPUs and VFs: the server gets a vGPU and a VF.
     assert (fleet.server.vgpus, fleet.server.vfs, fleet.server.pgpu) == \
         (1, 1, None)
+
+
+def test_the_docs_state_the_limits_the_code_enforces():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))))
+    with open(os.path.join(root, 'doc', 'source', 'demo.rst')) as f:
+        text = ' '.join(f.read().split())
+    assert '**2 to %d hosts.**' % fleet_mod.MAX_HOSTS in text
+    assert '**At most %d pGPUs and %d VFs a host.**' % (
+        fleet_mod.MAX_PGPUS, fleet_mod.MAX_VFS) in text
+    for name in fleet_mod.bundled():
+        assert '``%s``' % name in text
