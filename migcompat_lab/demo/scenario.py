@@ -280,12 +280,11 @@ def _judge_fleet(case, fleet, moved):
                     host=host.name, kind=device.kind, address=address,
                     role='target', string=dev.string if dev else None,
                     origin=dev.origin if dev else None)
-                if address not in nova:
-                    row.role, row.reason = 'missing', 'not in Nova'
-                elif dev is None:
+                rows.append(row)
+                if dev is None:
                     row.origin = 'no emulated device'
-                if row.role == 'missing':
-                    pass
+                if address not in nova:
+                    row.role = 'missing'
                 elif host.name == fleet.source:
                     row.role = ('server' if address == device.source_address
                                 else 'source')
@@ -296,7 +295,6 @@ def _judge_fleet(case, fleet, moved):
                     row.result, row.reason = check(
                         case, host.name, device.kind, address,
                         device.string)
-                rows.append(row)
     return rows
 
 
