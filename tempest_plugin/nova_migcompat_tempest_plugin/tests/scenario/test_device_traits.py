@@ -69,9 +69,10 @@ class DeviceTraitsTest(base.MigcompatBaseTest):
                 'compute nodes has a child provider <node>_pci_* with %s '
                 'inventory or a provider with CUSTOM_MIGCOMPAT_* traits'
                 % (len(nodes), rc))
-        self.assertEqual(
-            [], problems,
-            'Device providers whose nova-migcompat traits are missing or '
-            'malformed (is nova-migcompat-agent running on every compute '
-            'node, with the same or an older codec than this one?); '
-            'checked: %s' % ', '.join(checked))
+        if problems:
+            self.fail(
+                'Device providers whose nova-migcompat traits are missing or '
+                'malformed (is nova-migcompat-agent running on every compute '
+                'node, with the same or an older codec than this one?):\n'
+                '%s\n(checked: %s)'
+                % ('\n'.join(problems), ', '.join(checked)))

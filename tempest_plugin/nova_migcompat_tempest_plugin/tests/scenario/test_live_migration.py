@@ -155,12 +155,13 @@ class DeviceLiveMigrationTest(base.LiveMigrationBaseTest):
         fleet = self.fleet({dest_root}, usages=False)
         missing = fleet_mod.shortfalls(source.requirements, after, fleet,
                                        dest_root)
-        self.assertEqual(
-            [], [self._shortfall_text(fleet, s) for s in missing],
-            'Server %s was live-migrated from %s to %s, which does not '
-            'accept its device strings %s (the nodes that do: %s)'
-            % (source.server_id, source.where[1], node,
-               self._strings(source), accepting_nodes))
+        if missing:
+            self.fail(
+                'Server %s was live-migrated from %s to %s, which does not '
+                'accept its device strings %s (the nodes that do: %s): %s'
+                % (source.server_id, source.where[1], node,
+                   self._strings(source), accepting_nodes, '; '.join(
+                       self._shortfall_text(fleet, s) for s in missing)))
 
     @decorators.attr(type='multinode')
     @decorators.idempotent_id('1886ac41-cb5d-410d-95e6-afeb05903666')
