@@ -62,15 +62,21 @@ class DeviceLiveMigrationTest(base.LiveMigrationBaseTest):
         rc = CONF.migcompat.device_resource_class
         nodes = self.compute_nodes()
         snapshot = self.fleet(set(nodes), usages=False)
+        # The flavor the tests create asks for rc: only hosts with such
+        # device providers can boot it.  A flavor of the operator's may
+        # ask for PCI functions, tracked on the root provider.
+        providers = (snapshot.tracked_providers
+                     if CONF.migcompat.device_flavor_ref
+                     else snapshot.device_providers)
         with_devices = [root for root, node in nodes.items()
-                        if self.usable(node) and
-                        snapshot.tracked_providers(root, rc)]
+                        if self.usable(node) and providers(root, rc)]
         if not with_devices:
             raise self.skipException(
                 'No enabled, up compute node has device providers (a '
-                'child <node>_pci_* with %s inventory, or '
-                'CUSTOM_MIGCOMPAT_* traits): no server with a device can '
-                'be booted' % rc)
+                'child <node>_pci_* with %s inventory%s): no server with '
+                'a device can be booted'
+                % (rc, ', or CUSTOM_MIGCOMPAT_* traits'
+                   if CONF.migcompat.device_flavor_ref else ''))
         flavor = self.device_flavor()
         server = self.create_device_server()
         server_id = server['id']
