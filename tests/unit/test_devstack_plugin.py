@@ -541,7 +541,8 @@ def test_clean_removes_the_agents_files(devstack):
 def test_bash_parses(path):
     proc = subprocess.run(['bash', '-n', str(path)], capture_output=True,
                           text=True)
-    assert proc.returncode == 0, proc.stderr
+    # bash -n reports some errors (a broken [[ ]]) with status 0.
+    assert (proc.returncode, proc.stderr) == (0, '')
 
 
 # .zuul.yaml
