@@ -1,0 +1,108 @@
+"""python -m migcompat_lab.multicloud infra|cleanup|packages
+
+``infra`` starts the infrastructure, prints its URLs, credentials and
+figures, waits for Ctrl-C (or SIGTERM), then tears it down.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+from migcompat_lab.multicloud import infra as infra_mod
+from migcompat_lab.multicloud import packages
+from migcompat_lab.multicloud import procs
+
+
+def _mib(n):
+    return '%.0f MiB' % (n / 1048576.0)
+
+
+def describe(infra, out=sys.stdout):
+    a = infra.admin_credentials
+    lines = [
+        'keystone   %s' % infra.keystone_url,
+        'placement  %s' % infra.placement_url,
+        'image      %s (stand-in, image %s)' % (infra.image_url,
+                                                 infra.image_id),
+        'network    %s (stand-in)' % infra.network_url,
+        'compute    %s (in the catalog, for nova-api)' % infra.compute_url,
+        'rabbitmq   %s' % infra.transport_url,
+        'mariadb    %s' % infra.db_url('<name>'),
+        'admin      %s / %s (project %s)' % (a['username'], a['password'],
+                                             a['project_name']),
+        'member     demo / %s (project demo)' % a['password'],
+        'clouds     export OS_CLIENT_CONFIG_FILE=%s; openstack '
+        '--os-cloud %s token issue' % (infra.clouds_yaml,
+                                        infra_mod.ADMIN_CLOUD),
+        'logs       %s' % infra.logdir,
+        'start      %s' % ', '.join('%s %.1fs' % kv
+                                    for kv in infra.timings.items()),
+    ]
+    mem = infra.memory()
+    rss = sum(r for r, _ in mem.values())
+    pss = sum(p for _, p in mem.values())
+    lines.append('memory     RSS %s, PSS %s: %s' % (
+        _mib(rss), _mib(pss), ', '.join('%s %s' % (n, _mib(r))
+                                        for n, (r, _) in mem.items())))
+    print('\n'.join(lines), file=out, flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='python -m migcompat_lab.'
+                                     'multicloud', description=__doc__)
+    sub = parser.add_subparsers(dest='cmd', required=True)
+    p = sub.add_parser('infra', help='start the infrastructure, wait for '
+                       'Ctrl-C, stop it')
+    p.add_argument('--keep', action='store_true',
+                   help='keep the run directory (configs, data, logs)')
+    p.add_argument('--logdir', help='write the logs here (kept)')
+    p.add_argument('--rundir', help='run directory (default: a new one '
+                   'under $TMPDIR)')
+    p.add_argument('--debug', action='store_true',
+                   help='debug logging in keystone and placement')
+    p.add_argument('--exit', action='store_true',
+                   help='stop as soon as everything is ready')
+    p = sub.add_parser('cleanup', help='kill what a run recorded in '
+                       '<rundir>/state.json and remove the run dir')
+    p.add_argument('rundir')
+    sub.add_parser('packages', help='install mariadb-server and '
+                   'rabbitmq-server when missing')
+    args = parser.parse_args(argv)
+
+    if args.cmd == 'packages':
+        print('installed: %s' % (packages.ensure_packages() or 'nothing'))
+        return 0
+    if args.cmd == 'cleanup':
+        state = os.path.join(args.rundir, 'state.json')
+        killed = procs.kill_recorded(state) if os.path.exists(state) else []
+        print('killed %s' % (killed or 'nothing'))
+        import shutil
+        shutil.rmtree(args.rundir, ignore_errors=True)
+        return 0
+
+    infra = infra_mod.Infra(rundir=args.rundir, logdir=args.logdir,
+                            keep=args.keep, debug=args.debug)
+    try:
+        infra.start()
+        describe(infra)
+        if not args.exit:
+            print('Ctrl-C to stop', flush=True)
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        print('stopping', file=sys.stderr)
+    except procs.StartError as e:
+        print('start failed: %s' % e, file=sys.stderr)
+        return 1
+    finally:
+        t = time.monotonic()
+        left = infra.stop()
+        print('stopped in %.1fs%s' % (
+            time.monotonic() - t,
+            '; left alive: %s' % left if left else ''), file=sys.stderr)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
