@@ -23,8 +23,8 @@ def describe(infra, out=sys.stdout):
     lines = [
         'keystone   %s' % infra.keystone_url,
         'placement  %s' % infra.placement_url,
-        'image      %s (stand-in, image %s)' % (infra.image_url,
-                                                 infra.image_id),
+        'image      %s (stand-in, image %s)' % (
+            infra.image_url, infra.image_id),
         'network    %s (stand-in)' % infra.network_url,
         'compute    %s (in the catalog, for nova-api)' % infra.compute_url,
         'rabbitmq   %s' % infra.transport_url,
@@ -33,8 +33,8 @@ def describe(infra, out=sys.stdout):
                                              a['project_name']),
         'member     demo / %s (project demo)' % a['password'],
         'clouds     export OS_CLIENT_CONFIG_FILE=%s; openstack '
-        '--os-cloud %s token issue' % (infra.clouds_yaml,
-                                        infra_mod.ADMIN_CLOUD),
+        '--os-cloud %s token issue' % (
+            infra.clouds_yaml, infra_mod.ADMIN_CLOUD),
         'logs       %s' % infra.logdir,
         'start      %s' % ', '.join('%s %.1fs' % kv
                                     for kv in infra.timings.items()),

@@ -102,7 +102,11 @@ key_repository = {dir}/fernet-keys
 key_repository = {dir}/credential-keys
 
 [cache]
-enabled = false
+enabled = true
+backend = dogpile.cache.memory
+
+[identity]
+password_hash_rounds = 4
 """
 
 _PLACEMENT_CONF = """\
@@ -302,9 +306,14 @@ class Infra:
                 % (module, func, func)]
 
     def gunicorn(self, name, app, port, env=None, threads=4):
-        """Serve the WSGI ``app`` ("module:callable") on 127.0.0.1:port."""
-        return self.spawn(name, [
-            self.python, '-m', 'gunicorn', '--bind', '127.0.0.1:%d' % port,
+        """Serve the WSGI ``app`` ("module:callable") on 127.0.0.1:port.
+
+        ``port`` may be a list of ports.
+        """
+        binds = []
+        for p in (port if isinstance(port, (list, tuple)) else [port]):
+            binds += ['--bind', '127.0.0.1:%d' % p]
+        return self.spawn(name, [self.python, '-m', 'gunicorn'] + binds + [
             '--workers', '1', '--worker-class', 'gthread',
             '--threads', str(threads), '--timeout', '300',
             '--graceful-timeout', '5', '--access-logfile', '-',
@@ -359,11 +368,10 @@ class Infra:
 
         mysqld = self._start_mariadb()
         beam = self._start_rabbitmq()
-        image = self.gunicorn('image', 'migcompat_lab.multicloud.standins:'
-                              'image_app', self.ports['image'], threads=2)
-        network = self.gunicorn('network', 'migcompat_lab.multicloud.'
-                                'standins:network_app',
-                                self.ports['network'], threads=2)
+        stand = self.gunicorn(
+            'standins', 'migcompat_lab.multicloud.standins:app',
+            [self.ports['image'], self.ports['network']], threads=2,
+            env={'MC_IMAGE_PORT': str(self.ports['image'])})
         self._wait_mariadb(mysqld)
         self._mark('mariadb', t0)
         self._setup_keystone_and_placement_db()
@@ -383,8 +391,8 @@ class Infra:
         self._populate_keystone()
         self._mark('catalog', t0)
         procs.wait_http(self.placement_url, self.timeout, placement)
-        procs.wait_http(self.image_url + '/versions', self.timeout, image)
-        procs.wait_http(self.network_url + '/', self.timeout, network)
+        procs.wait_http(self.image_url + '/versions', self.timeout, stand)
+        procs.wait_http(self.network_url + '/', self.timeout, stand)
         self._wait_rabbitmq(beam)
         self._mark('rabbitmq', t0)
         self._write_clouds_yaml()
@@ -405,8 +413,8 @@ class Infra:
         if r.returncode:
             raise procs.StartError(
                 '%s cannot import the services (%s); use the venv of '
-                'doc/source/multicloud.rst' % (self.python,
-                                                r.stderr.strip()[-300:]))
+                'doc/source/multicloud.rst'
+                % (self.python, r.stderr.strip()[-300:]))
 
     def _start_mariadb(self):
         d = os.path.join(self.rundir, 'mysql')
