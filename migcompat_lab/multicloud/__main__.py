@@ -59,6 +59,9 @@ def main(argv=None):
     p.add_argument('--logdir', help='write the logs here (kept)')
     p.add_argument('--rundir', help='run directory (default: a new one '
                    'under $TMPDIR)')
+    p.add_argument('--python', help='the Python the services run with '
+                   '(default: this one); it imports keystone, placement, '
+                   'gunicorn, pymysql')
     p.add_argument('--debug', action='store_true',
                    help='debug logging in keystone and placement')
     p.add_argument('--exit', action='store_true',
@@ -82,7 +85,8 @@ def main(argv=None):
         return 0
 
     infra = infra_mod.Infra(rundir=args.rundir, logdir=args.logdir,
-                            keep=args.keep, debug=args.debug)
+                            keep=args.keep, debug=args.debug,
+                            python=args.python)
     try:
         infra.start()
         describe(infra)

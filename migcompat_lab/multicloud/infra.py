@@ -10,7 +10,9 @@ SIGTERM or SIGHUP; the Nova half starts its services through
 ``Infra.spawn`` so that they get the same supervision.
 
 Python: the services run with ``python`` (default: this interpreter),
-which must import keystone, placement, gunicorn and pymysql.
+which must import keystone, placement, gunicorn and pymysql; the
+supervisor itself needs psutil, kombu, keystoneauth1 and
+python-keystoneclient only (Nova's environment has them).
 """
 
 import atexit
@@ -18,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -341,6 +344,11 @@ class Infra:
     def pids(self):
         return sorted({p.pid for s in self.services for p in s.processes()})
 
+    def process_records(self):
+        """[(pid, create_time)] of every live process of every service."""
+        return sorted({(p.pid, p.create_time())
+                       for s in self.services for p in s.processes()})
+
     # ---------------------------------------------------------- start ---
 
     def start(self):
@@ -405,9 +413,7 @@ class Infra:
         self.timings[what] = round(time.monotonic() - t0, 2)
 
     def _check_python(self):
-        import subprocess
-        code = ('import keystone, placement, gunicorn, pymysql, '
-                'keystoneclient, kombu')
+        code = 'import keystone, placement, gunicorn, pymysql'
         r = subprocess.run([self.python, '-c', code], capture_output=True,
                            text=True)
         if r.returncode:
@@ -435,38 +441,40 @@ class Infra:
                                       '/usr/sbin/mariadbd',
                                       '--defaults-file=' + cnf])
 
-    def _db_connect(self, **kw):
-        import pymysql
-        return pymysql.connect(unix_socket=self.db_socket, user='root',
-                               password='', autocommit=True, **kw)
+    def sql(self, statements, user='root', password=''):
+        """Run SQL with the ``mariadb`` client (root over the socket).
+
+        Returns the tab-separated output.  The supervisor needs no MySQL
+        driver: only the services' Python has PyMySQL.
+        """
+        argv = ['mariadb', '--no-defaults', '--batch', '--skip-column-names']
+        if user == 'root':
+            argv += ['--socket=' + self.db_socket, '--user=root']
+        else:
+            argv += ['--host=127.0.0.1', '--port=%d' % self.ports['mariadb'],
+                     '--user=' + user]
+        env = dict(os.environ, MYSQL_PWD=password)
+        r = subprocess.run(argv + ['-e', statements], capture_output=True,
+                           text=True, env=env, timeout=30)
+        if r.returncode:
+            raise procs.StartError('SQL failed: %s' % r.stderr.strip())
+        return r.stdout
 
     def _wait_mariadb(self, mysqld):
-        procs.wait_for('mariadb', lambda: self._db_connect().close() or True,
+        procs.wait_for('mariadb', lambda: self.sql('SELECT 1'),
                        self.timeout, mysqld)
-        conn = self._db_connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute("CREATE USER '%s'@'127.0.0.1' IDENTIFIED BY "
-                            "'%s'" % (DB_USER, self.password))
-                for db in DATABASES:
-                    self._create_db(cur, db)
-        finally:
-            conn.close()
+        self.sql("CREATE USER '%s'@'127.0.0.1' IDENTIFIED BY '%s';" % (
+            DB_USER, self.password) + ''.join(
+                self._create_db_sql(db) for db in DATABASES))
 
-    def _create_db(self, cur, name):
-        cur.execute('CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET '
-                    'utf8mb4' % name)
-        cur.execute("GRANT ALL PRIVILEGES ON `%s`.* TO '%s'@'127.0.0.1'"
-                    % (name, DB_USER))
+    def _create_db_sql(self, name):
+        return ("CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4; "
+                "GRANT ALL PRIVILEGES ON `%s`.* TO '%s'@'127.0.0.1';"
+                % (name, name, DB_USER))
 
     def create_database(self, name):
         """One more database the DB user may use (the Nova half's)."""
-        conn = self._db_connect()
-        try:
-            with conn.cursor() as cur:
-                self._create_db(cur, name)
-        finally:
-            conn.close()
+        self.sql(self._create_db_sql(name))
         return self.db_url(name)
 
     def _start_rabbitmq(self):
@@ -512,6 +520,11 @@ class Infra:
                 '+MBas ageffcbf +MHas ageffcbf +MBlmbcs 512 +MHlmbcs 512 '
                 '+MMmcs 30 +P 65536 ' + only_lo),
             'RABBITMQ_CTL_ERL_ARGS': only_lo,
+            # The script then execs the VM instead of forking it behind a
+            # signal-forwarding shell: the VM keeps the pid we started
+            # (and PR_SET_PDEATHSIG); SIGTERM still stops it cleanly.
+            # Nothing else depends on it without a NOTIFY_SOCKET.
+            'RUNNING_UNDER_SYSTEMD': 'true',
             'ERL_EPMD_ADDRESS': '127.0.0.1',
             'ERL_EPMD_PORT': str(self.ports['epmd']),
             'HOME': os.path.join(d, 'home'),
@@ -526,10 +539,14 @@ class Infra:
                 c.connect()
                 return c.connected
         procs.wait_for('rabbitmq', connect, self.timeout, beam)
-        # epmd daemonised itself: adopt it (the port was free before).
-        for pid in procs.listeners(self.ports['epmd']):
-            if psutil.Process(pid).name() == 'epmd':
-                beam.adopt(pid)
+        # epmd daemonised itself: adopt it (the port was free before); the
+        # VM too, should it not be the process we started.
+        known = {p.pid for p in beam.processes()}
+        for port, name in ((self.ports['epmd'], 'epmd'),
+                           (self.ports['rabbitmq'], 'beam.smp')):
+            for pid in procs.listeners(port):
+                if pid not in known and psutil.Process(pid).name() == name:
+                    beam.adopt(pid)
 
     def _setup_keystone_and_placement_db(self):
         kd = os.path.join(self.rundir, 'keystone')

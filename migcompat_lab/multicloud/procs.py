@@ -134,6 +134,12 @@ class Service:
                 'create_time': self.create_time, 'extra': self.extra}
 
 
+def still_running(records):
+    """Those of ``records`` [(pid, create_time)] still running."""
+    return [(pid, ct) for pid, ct in records
+            if _running(_same_process(pid, ct))]
+
+
 def _same_process(pid, create_time):
     try:
         p = psutil.Process(pid)
@@ -145,6 +151,8 @@ def _same_process(pid, create_time):
 
 
 def _running(p):
+    if p is None:
+        return False
     try:
         return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
