@@ -658,6 +658,10 @@ class Infra:
             if self._stopped or not self._started:
                 return []
             self._stopped = True
+        if self._old_handlers:
+            # A second Ctrl-C must not interrupt the teardown itself.
+            for sig in self._old_handlers:
+                signal.signal(sig, signal.SIG_IGN)
         for func, args in reversed(self._cleanups):
             try:
                 func(*args)
