@@ -530,6 +530,17 @@ class Infra:
             'HOME': os.path.join(d, 'home'),
         }
 
+    def rabbitmqctl(self, *args, tool='rabbitmqctl'):
+        """Run ``rabbitmqctl`` (or ``rabbitmq-diagnostics``, ...) on it."""
+        r = subprocess.run(
+            [os.path.join(packages.RABBITMQ_BIN, tool), '-q'] + list(args),
+            env=dict(os.environ, **self.rabbitmq_env()),
+            capture_output=True, text=True, timeout=120)
+        if r.returncode:
+            raise procs.StartError('%s %s failed: %s' % (
+                tool, ' '.join(args), r.stderr.strip()[-500:]))
+        return r.stdout
+
     def _wait_rabbitmq(self, beam):
         import kombu
 

@@ -139,6 +139,12 @@ def test_message_bus(infra):
         queue.close()
 
 
+def test_rabbitmq_tools(infra):
+    assert 'Ping succeeded' in infra.rabbitmqctl(
+        'ping', tool='rabbitmq-diagnostics')
+    assert infra_mod.MQ_USER in infra.rabbitmqctl('list_users')
+
+
 def test_rpc_round_trip_with_oslo_messaging(infra):
     from oslo_config import cfg
     import oslo_messaging
