@@ -233,3 +233,28 @@ def test_teardown_leaves_nothing(infra):
     assert open_ports == []
     assert not os.path.exists(SEEN['rundir'])
     assert infra.stop() == []   # idempotent
+
+
+class _Boom(Exception):
+    pass
+
+
+def test_failed_start_leaves_nothing(monkeypatch):
+    # A failure after every service is up (the catalog step): the context
+    # manager tears down what was started and re-raises.
+    seen = {}
+
+    def populate(self):
+        seen['processes'] = self.process_records()
+        seen['ports'] = dict(self.ports)
+        seen['rundir'] = self.rundir
+        raise _Boom()
+
+    monkeypatch.setattr(infra_mod.Infra, '_populate_keystone', populate)
+    with pytest.raises(_Boom):
+        with infra_mod.Infra(python=PYTHON, timeout=180):
+            pytest.fail('started')
+    assert len(seen['processes']) >= 6
+    assert procs.still_running(seen['processes']) == []
+    assert [n for n, p in seen['ports'].items() if procs.port_open(p)] == []
+    assert not os.path.exists(seen['rundir'])
