@@ -25,13 +25,17 @@ from migcompat_lab.demo import report  # noqa: E402
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog='python -m migcompat_lab.demo',
-        description='Live-migrate a vGPU server across an in-process '
-        'Nova + Placement fleet with emulated devices, with '
-        'MigrationCompatibilityFilter and with stock Nova.')
-    parser.add_argument('--fleet', help='A fleet file (default: the '
-                        'bundled one); see migcompat_lab/demo/fleet.py.')
-    parser.add_argument('--verbose', action='store_true',
-                        help="Print Nova's logs too (on stderr).")
+        description='Live-migrate a server with a vGPU and/or an SR-IOV VF '
+        'across an in-process Nova + Placement fleet with emulated devices, '
+        'with MigrationCompatibilityFilter and with stock Nova.')
+    parser.add_argument(
+        '--fleet', help='A fleet file, or the name of a bundled one (%s); '
+        'default: the bundled fleet.yaml.  The format: doc/source/demo.rst.'
+        % ', '.join(fleet_mod.bundled()))
+    parser.add_argument(
+        '--verbose', action='store_true',
+        help="Print the project's (nova_migcompat) log lines on stderr as "
+        "they come; Nova's stay in the log directory.")
     args = parser.parse_args(argv)
     try:
         fleet = fleet_mod.load(args.fleet)
@@ -46,14 +50,21 @@ def main(argv=None):
     report.header(fleet)
     outcomes = []
     logdir = tempfile.mkdtemp(prefix='nova-migcompat-demo-')
+    pgpu = None
     for filter_enabled in (True, False):
-        outcome = scenario.run(fleet, filter_enabled)
-        outcomes.append(outcome)
         name = 'filter' if filter_enabled else 'stock'
+        if args.verbose:
+            sys.stderr.write('--- %s run: the project\'s log lines ---\n'
+                             % name)
+        # The second run's server uses the same source pGPU as the first.
+        outcome = scenario.run(fleet, filter_enabled, pgpu=pgpu,
+                               stream=sys.stderr if args.verbose else None)
+        pgpu = outcome.pgpu_index
+        outcomes.append(outcome)
         with open(os.path.join(logdir, '%s.log' % name), 'w') as f:
             f.write(outcome.log)
-        if args.verbose:
-            sys.stderr.write(outcome.log)
+        with open(os.path.join(logdir, '%s-migcompat.log' % name), 'w') as f:
+            f.write(''.join(line + '\n' for line in outcome.project_log))
     report.body(fleet, outcomes, logdir)
     return 0
 

@@ -209,6 +209,18 @@ def load(obj):
                     'name, got %s' % type(obj).__name__)
 
 
+def migration_version_spec(value, field=''):
+    """Validate one ``migration_version`` attribute spec (see above).
+
+    For formats that describe devices in their own terms (the demo's
+    fleet files); returns the normalized spec, or None for None.
+
+    :raises SpecError: naming ``field`` (``field.string`` for a missing
+        string...).
+    """
+    return _migration_version(value, field)
+
+
 def encode(text):
     """The bytes of a spec string (surrogate escapes are raw bytes)."""
     return text.encode('utf-8', 'surrogateescape')

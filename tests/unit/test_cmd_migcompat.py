@@ -227,6 +227,21 @@ def test_an_unknown_command(conf_file):
                    "'decode'")
 
 
+def test_the_demo_is_not_in_the_product(conf_file):
+    # A base install once ran "demo" and "devices --example" into a
+    # traceback (missing extras); the demo is the lab's, not the tool's.
+    one_line_error(script('demo', '--config-file', conf_file), 2,
+                   "'demo' is not a command")
+
+
+def test_an_unwritable_log_file(conf_file, tmp_path):
+    (tmp_path / 'file').write_text('')
+    log = tmp_path / 'file' / 'tool.log'
+    one_line_error(script('encode', 'x', '--config-file', conf_file,
+                          '--log-file', str(log)),
+                   2, 'cannot open the log file %s (--log-file)' % log)
+
+
 def test_a_missing_argument(conf_file):
     one_line_error(script('decode', '--config-file', conf_file),
                    2, 'decode: error:', 'TRAIT', '--help')

@@ -1,0 +1,91 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""nova-migcompat's traits, as the tests read them.
+
+The tests decide by *equality* of tokens, as the scheduler filter does: a
+source device publishing ``CUSTOM_MIGCOMPAT_SRC_<token>`` is accepted by a
+provider carrying ``CUSTOM_MIGCOMPAT_ACC_<token>``, whatever the token
+means.  That needs only the trait names documented in the product's
+README ("Traits"), not the codec.
+
+Decoding a token is the product's codec's business alone
+(``nova_migcompat.codec``; there is no second decoder here).  The plugin's
+distribution depends on nova-migcompat, so it is normally importable: the
+test of well-formed traits decodes with it, and failure messages quote the
+decoded strings.  Where it is not importable (the plugin installed with
+``--no-deps``), messages quote tokens and that one test is skipped.
+"""
+
+try:
+    from nova_migcompat import codec
+except ImportError:  # pragma: no cover - exercised where it is absent
+    codec = None
+
+PREFIX = 'CUSTOM_MIGCOMPAT_'
+SRC_PREFIX = PREFIX + 'SRC_'
+ACC_PREFIX = PREFIX + 'ACC_'
+
+
+def _tokens(traits, prefix):
+    return frozenset(name[len(prefix):] for name in traits
+                     if name.startswith(prefix) and len(name) > len(prefix))
+
+
+def src_tokens(traits):
+    """The tokens of the ``CUSTOM_MIGCOMPAT_SRC_*`` traits in ``traits``."""
+    return _tokens(traits, SRC_PREFIX)
+
+
+def acc_tokens(traits):
+    """The tokens of the ``CUSTOM_MIGCOMPAT_ACC_*`` traits in ``traits``."""
+    return _tokens(traits, ACC_PREFIX)
+
+
+def ours(traits):
+    """nova-migcompat's traits among ``traits``, sorted."""
+    return sorted(name for name in traits if name.startswith(PREFIX))
+
+
+def acc_trait(token):
+    """The trait of a provider accepting the string of ``token``."""
+    return ACC_PREFIX + token
+
+
+def describe(token, limit=120):
+    """The string of a token for a message (the token if no codec)."""
+    if codec is None:
+        return 'token %s' % token
+    text = codec.describe(token)
+    if len(text) > limit:
+        text = text[:limit - 3] + '...'
+    return repr(text)
+
+
+def can_decode():
+    return codec is not None
+
+
+def malformed(traits):
+    """``{trait: why}`` for the nova-migcompat traits that do not decode.
+
+    :raises RuntimeError: nova_migcompat is not importable.
+    """
+    if codec is None:
+        raise RuntimeError('nova_migcompat is not installed')
+    bad = {}
+    for name in ours(traits):
+        try:
+            codec.decode_trait(name)
+        except Exception as exc:
+            bad[name] = str(exc) or type(exc).__name__
+    return bad
