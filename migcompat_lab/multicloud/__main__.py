@@ -1,11 +1,16 @@
-"""python -m migcompat_lab.multicloud infra|cleanup|packages
+"""python -m migcompat_lab.multicloud up|tempest|infra|cleanup|packages
 
-``infra`` starts the infrastructure, prints its URLs, credentials and
-figures, waits for Ctrl-C (or SIGTERM), then tears it down.
+``up`` starts the whole cloud (the infrastructure, Nova, the agents),
+prints how to use it with the ``openstack`` CLI, waits for Ctrl-C (or
+SIGTERM), then tears it down.  ``tempest`` starts it, runs the project's
+tempest plugin with real tempest, stops it, and exits with tempest's
+status (``--no-filter``: MigrationCompatibilityFilter taken out of
+``enabled_filters``).  ``infra`` starts the infrastructure only.
 """
 
 import argparse
 import os
+import shutil
 import sys
 import time
 
@@ -48,10 +53,91 @@ def describe(infra, out=sys.stdout):
     print('\n'.join(lines), file=out, flush=True)
 
 
+def describe_cloud(infra, cloud, out=sys.stdout):
+    describe(infra, out)
+    print(cloud.describe(), file=out)
+    print('start      %.1fs in all' % (infra.timings['ready'] +
+                                       cloud.timings['agents_converged']),
+          file=out)
+    print('\nThe openstack CLI (%s):\n'
+          '    export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=%s\n'
+          '    openstack compute service list\n'
+          '    openstack resource provider list\n'
+          '    openstack server create --flavor <flavor with '
+          'resources:VGPU=1> --image %s --nic none --wait vm1\n'
+          '    openstack --os-compute-api-version 2.53 server migrate '
+          '--live-migration --wait vm1\n'
+          '    openstack --os-compute-api-version 2.53 server migration '
+          'list --server vm1' % (
+              shutil.which('openstack') or 'openstack from '
+              'python-openstackclient',
+              infra.clouds_yaml, infra_mod.ADMIN_CLOUD, infra.image_id),
+          file=out, flush=True)
+
+
+def _cloud_args(p):
+    p.add_argument('--keep', action='store_true',
+                   help='keep the run directory (configuration, logs)')
+    p.add_argument('--logdir', help='write the logs here (kept)')
+    p.add_argument('--rundir', help='run directory (default: a new one '
+                   'under $TMPDIR)')
+    p.add_argument('--python', help='the Python the services run with '
+                   '(default: this one)')
+    p.add_argument('--no-filter', action='store_true',
+                   help='MigrationCompatibilityFilter out of '
+                   'enabled_filters (stock Nova scheduling)')
+    p.add_argument('--interval', type=int, default=5,
+                   help='the agents\' interval (s)')
+
+
+def run_cloud(args):
+    from migcompat_lab.multicloud import nova
+    infra = infra_mod.Infra(rundir=args.rundir, logdir=args.logdir,
+                            keep=args.keep, python=args.python)
+    status = 0
+    try:
+        infra.start()
+        cloud = nova.NovaCloud(infra, filter_enabled=not args.no_filter,
+                               agent_interval=args.interval)
+        cloud.start()
+        describe_cloud(infra, cloud)
+        if args.cmd == 'up':
+            print('Ctrl-C to stop', flush=True)
+            while True:
+                time.sleep(3600)
+        from migcompat_lab.multicloud import tempest
+        status, seconds = tempest.run(infra, cloud, tempest=args.tempest)
+        print('tempest exited with %d after %.1fs (log: %s)' % (
+            status, seconds, os.path.join(infra.logdir, 'tempest.log')),
+            flush=True)
+    except KeyboardInterrupt:
+        print('stopping', file=sys.stderr)
+        status = 130
+    except procs.StartError as e:
+        print('start failed: %s' % e, file=sys.stderr)
+        status = 1
+    finally:
+        t = time.monotonic()
+        left = infra.stop()
+        print('stopped in %.1fs%s' % (
+            time.monotonic() - t,
+            '; left alive: %s' % left if left else ''), file=sys.stderr)
+    return status
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m migcompat_lab.'
                                      'multicloud', description=__doc__)
     sub = parser.add_subparsers(dest='cmd', required=True)
+    p = sub.add_parser('up', help='start the whole cloud, wait for '
+                       'Ctrl-C, stop it')
+    _cloud_args(p)
+    p = sub.add_parser('tempest', help='start the cloud, run the tempest '
+                       'plugin with real tempest, stop the cloud')
+    _cloud_args(p)
+    p.add_argument('--tempest', default='/work/venv-tempest/bin/tempest',
+                   help='the tempest command (tempest with the project\'s '
+                   'plugin installed)')
     p = sub.add_parser('infra', help='start the infrastructure, wait for '
                        'Ctrl-C, stop it')
     p.add_argument('--keep', action='store_true',
@@ -80,10 +166,11 @@ def main(argv=None):
         state = os.path.join(args.rundir, 'state.json')
         killed = procs.kill_recorded(state) if os.path.exists(state) else []
         print('killed %s' % (killed or 'nothing'))
-        import shutil
         shutil.rmtree(args.rundir, ignore_errors=True)
         return 0
 
+    if args.cmd in ('up', 'tempest'):
+        return run_cloud(args)
     infra = infra_mod.Infra(rundir=args.rundir, logdir=args.logdir,
                             keep=args.keep, debug=args.debug,
                             python=args.python)
