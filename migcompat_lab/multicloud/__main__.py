@@ -135,7 +135,9 @@ def main(argv=None):
     p = sub.add_parser('tempest', help='start the cloud, run the tempest '
                        'plugin with real tempest, stop the cloud')
     _cloud_args(p)
-    p.add_argument('--tempest', default='/work/venv-tempest/bin/tempest',
+    p.add_argument('--tempest',
+                   default=os.path.join(os.path.dirname(sys.executable),
+                                        'tempest'),
                    help='the tempest command (tempest with the project\'s '
                    'plugin installed)')
     p = sub.add_parser('infra', help='start the infrastructure, wait for '

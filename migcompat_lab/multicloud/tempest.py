@@ -16,7 +16,9 @@ import time
 from migcompat_lab.multicloud import devstack
 from migcompat_lab.multicloud import procs
 
-DEFAULT_TEMPEST = '/work/venv-tempest/bin/tempest'
+#: tempest of this environment (the multicloud tox env has it, and the
+#: project's plugin).
+DEFAULT_TEMPEST = os.path.join(os.path.dirname(sys.executable), 'tempest')
 REGEX = r'^nova_migcompat_tempest_plugin\.'
 
 _CONF = """\

@@ -10,10 +10,11 @@ live-migration tests fail.  After each run nothing the run created is
 left: no process started from its run directory, no mount under it, no
 run directory.
 
-Needs root, a services Python with Nova, keystone, placement, gunicorn
-and PyMySQL (``MIGCOMPAT_MULTICLOUD_PYTHON``) and tempest with the
-project's plugin (``MIGCOMPAT_TEMPEST``, default
-``/work/venv-tempest/bin/tempest``); skipped, saying so, without them.
+Run by ``tox -e multicloud``, whose environment has all it needs (Nova,
+keystone, placement, gunicorn, PyMySQL, tempest with the project's
+plugin); as root (packages, ports, FUSE).  ``MIGCOMPAT_MULTICLOUD_PYTHON``
+and ``MIGCOMPAT_TEMPEST`` point it at other environments.  It fails,
+never skips, when something is missing.
 """
 
 import os
@@ -25,8 +26,8 @@ import psutil
 import pytest
 
 PYTHON = os.environ.get('MIGCOMPAT_MULTICLOUD_PYTHON', sys.executable)
-TEMPEST = os.environ.get('MIGCOMPAT_TEMPEST',
-                         '/work/venv-tempest/bin/tempest')
+TEMPEST = os.environ.get('MIGCOMPAT_TEMPEST', os.path.join(
+    os.path.dirname(sys.executable), 'tempest'))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 LIVE = 'nova_migcompat_tempest_plugin.tests.scenario.test_live_migration.'
@@ -46,15 +47,16 @@ def _tempest_ready():
     return 'nova_migcompat' in r.stdout
 
 
-pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0, reason='needs root'),
-    pytest.mark.skipif(not _python_ready(), reason=(
-        '%s lacks nova/keystone/placement/gunicorn/PyMySQL; set '
-        'MIGCOMPAT_MULTICLOUD_PYTHON (doc/source/multicloud.rst)' % PYTHON)),
-    pytest.mark.skipif(not _tempest_ready(), reason=(
-        '%s is not tempest with the nova_migcompat plugin; set '
-        'MIGCOMPAT_TEMPEST' % TEMPEST)),
-]
+@pytest.fixture(scope='module', autouse=True)
+def ready():
+    """What the run needs is here, or the test fails saying what is not."""
+    assert os.geteuid() == 0, 'the multi-process cloud needs root'
+    assert _python_ready(), (
+        '%s lacks nova/keystone/placement/gunicorn/PyMySQL: run it with '
+        'tox -e multicloud, or set MIGCOMPAT_MULTICLOUD_PYTHON' % PYTHON)
+    assert _tempest_ready(), (
+        '%s is not tempest with the nova_migcompat plugin: run it with '
+        'tox -e multicloud, or set MIGCOMPAT_TEMPEST' % TEMPEST)
 
 
 def _run(tmp_path, *extra):
