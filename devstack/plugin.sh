@@ -25,18 +25,22 @@ function install_nova_migcompat {
     setup_develop "$NOVA_MIGCOMPAT_DIR"
 }
 
-# register_nova_migcompat_tempest_plugin - add the tempest plugin to
-# TEMPEST_PLUGINS, once.  Tempest runs from a virtual environment of its
-# own ($TEMPEST_DIR/.tox/tempest): devstack's install_tempest_plugins
-# pip-installs TEMPEST_PLUGINS there in the test-config phase, before the
-# plugins' own test-config steps run.
+# register_nova_migcompat_tempest_plugin - add the project and its tempest
+# plugin to TEMPEST_PLUGINS, once each.  Tempest runs from a virtual
+# environment of its own ($TEMPEST_DIR/.tox/tempest): devstack's
+# install_tempest_plugins pip-installs TEMPEST_PLUGINS there, in one pip
+# command, in the test-config phase, before the plugins' own test-config
+# steps run.  The plugin requires nova-migcompat (its trait codec), which
+# is not on PyPI: the project's own directory provides it.
 function register_nova_migcompat_tempest_plugin {
-    local plugin=$NOVA_MIGCOMPAT_TEMPEST_PLUGIN_DIR
-    if [[ -z "$TEMPEST_PLUGINS" || "$TEMPEST_PLUGINS" == "0" ]]; then
-        TEMPEST_PLUGINS=$plugin
-    elif [[ " $TEMPEST_PLUGINS " != *" $plugin "* ]]; then
-        TEMPEST_PLUGINS+=" $plugin"
-    fi
+    local plugin
+    for plugin in "$NOVA_MIGCOMPAT_DIR" "$NOVA_MIGCOMPAT_TEMPEST_PLUGIN_DIR"; do
+        if [[ -z "$TEMPEST_PLUGINS" || "$TEMPEST_PLUGINS" == "0" ]]; then
+            TEMPEST_PLUGINS=$plugin
+        elif [[ " $TEMPEST_PLUGINS " != *" $plugin "* ]]; then
+            TEMPEST_PLUGINS+=" $plugin"
+        fi
+    done
 }
 
 # configure_nova_migcompat_filter [conf] - the filter in

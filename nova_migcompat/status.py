@@ -114,11 +114,14 @@ def check_filter(conf, files):
                       % (FILTER_GROUP, where, ' nor '.join(FILTER_PATHS),
                          FILTER))
     if NOVA_FILTERS not in group.available_filters:
-        return Result(check, WARNING, '[%s]available_filters of %s no '
-                      "longer lists %s: nova's own filters in "
-                      'enabled_filters cannot be loaded (a multi-valued '
-                      'option: list every value)'
-                      % (FILTER_GROUP, where, NOVA_FILTERS))
+        others = [f for f in group.enabled_filters if f != FILTER]
+        return Result(check, FAILURE if others else WARNING,
+                      '[%s]available_filters of %s no longer lists %s: '
+                      "nova's own filters in enabled_filters (%s) cannot "
+                      'be loaded, and nova-scheduler does not start (a '
+                      'multi-valued option: list every value)'
+                      % (FILTER_GROUP, where, NOVA_FILTERS,
+                         ', '.join(others) or 'none'))
     return Result(check, SUCCESS, '%s is enabled and available in %s'
                   % (FILTER, where))
 
@@ -231,8 +234,15 @@ def check_local_agent(conf, clock=time.time):
     except state_file.Unusable as e:
         return Result(check, WARNING, 'cannot read %s: %s' % (where, e))
     if doc is None:
-        return Result(check, SUCCESS, 'no %s: not a compute host, or its '
-                      'agent has not completed a cycle' % where)
+        location = conf.get_location('nodename', 'migcompat')
+        if location is not None and location.location == cfg.Locations.user:
+            # Configured for an agent ([migcompat]nodename is set).
+            return Result(check, WARNING, 'no %s: the agent configured '
+                          'here has not completed a cycle (is '
+                          'nova-migcompat-agent running? is its '
+                          'state_path this one?)' % where)
+        return Result(check, SUCCESS, 'no %s: not a compute host (no '
+                      '[migcompat]nodename set here)' % where)
     age = clock() - float(doc['finished_at'])
     interval = float(doc['interval'])
     ago = '%d s ago' % age if age < 600 else '%.1f h ago' % (age / 3600.0)

@@ -55,6 +55,7 @@ from nova_migcompat import codec
 from nova_migcompat import conf as migcompat_conf
 from nova_migcompat import exception
 from nova_migcompat import placement
+from nova_migcompat import version
 
 LOG = logging.getLogger(__name__)
 
@@ -120,10 +121,13 @@ def check_config(conf):
 
 def load_checked(argv, default_config_files=None):
     """A parsed and checked configuration; StartError otherwise."""
+    common.check_files(_argv_files(argv))
     try:
         conf = load_config(argv, default_config_files)
     except cfg.Error as e:
         raise StartError(describe(e))
+    except (OSError, UnicodeDecodeError) as e:
+        raise StartError('cannot read the configuration: %s' % e)
     try:
         check_config(conf)
     except StartError:
@@ -323,7 +327,13 @@ def load_config(argv, default_config_files=None):
     sys.stderr = captured
     try:
         conf(argv, project='nova', prog=PROG,
-             default_config_files=default_config_files)
+             default_config_files=default_config_files,
+             version=version.version_string(),
+             description='The compute-side agent of nova-migcompat: '
+             "publishes this host's device compatibility traits to "
+             'placement.  Exit status: 0 published, 1 the cycle failed, '
+             '2 a configuration error or another agent holds the lock, 3 '
+             'published but some devices could not be reported.')
     except SystemExit as e:
         match = _CLI_VALUE_ERROR.match(captured.getvalue())
         if e.code != 1 or not match:
@@ -371,6 +381,9 @@ def main(argv=None):
         conf = load_checked(argv)
     except StartError as e:
         return _fail(e)
+    if conf.dry_run and conf.once:
+        conf.reset()
+        return _fail('--dry-run and --once exclude each other')
     lock = None
     try:
         setup_logging(conf)

@@ -20,6 +20,32 @@ class ConfigError(Exception):
     """The configuration cannot be used: one line saying why."""
 
 
+def check_files(paths):
+    """Each file given can be read as a configuration file.
+
+    Checked before oslo.config reads them: it fails with a traceback on a
+    directory or on bytes that are not UTF-8.
+
+    :raises ConfigError: naming the file.
+    """
+    for path in paths:
+        if os.path.isdir(path):
+            raise ConfigError('the configuration file %s is a directory'
+                              % path)
+        try:
+            with open(path, 'rb') as f:
+                f.read().decode('utf-8')
+        except FileNotFoundError:
+            # oslo.config says so, in its own words (describe()).
+            continue
+        except OSError as e:
+            raise ConfigError('cannot read the configuration file %s: %s'
+                              % (path, e.strerror or e))
+        except UnicodeDecodeError as e:
+            raise ConfigError('the configuration file %s is not UTF-8 text '
+                              '(byte %d)' % (path, e.start))
+
+
 def config_files(conf):
     """The configuration files a parsed ConfigOpts read, in order."""
     files = list(conf.config_file or [])

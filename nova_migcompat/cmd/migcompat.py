@@ -68,6 +68,22 @@ def hoist_config_options(argv):
     return front + rest
 
 
+class ExactCommandManager(commandmanager.CommandManager):
+    """Commands by their whole names only.
+
+    cliff also runs a command from any unique prefix of its name: ``p``
+    would be ``purge``.  A command that changes placement is not run from a
+    typo.
+    """
+
+    def find_command(self, argv):
+        for i in range(len(argv), 0, -1):
+            name = ' '.join(argv[:i])
+            if name in self.commands:
+                return self.commands[name].load(), name, argv[i:]
+        raise ValueError('Unknown command %r' % (argv,))
+
+
 class ClientManager(object):
     """``client_manager.migcompat``: the placement client, made on use."""
 
@@ -99,11 +115,14 @@ def load_config(options):
     for path in options.config_dir or []:
         args += ['--config-dir', path]
     defaults = [common.NOVA_CONF] if os.path.isfile(common.NOVA_CONF) else []
+    common.check_files(list(options.config_file or []) or defaults)
     try:
         conf(args, project='nova', prog=PROG, default_config_files=defaults,
              use_env=False)
     except cfg.Error as e:
         raise common.ConfigError(common.describe(e))
+    except (OSError, UnicodeDecodeError) as e:
+        raise common.ConfigError('cannot read the configuration: %s' % e)
     common.check_config(conf, (migcompat_conf.migcompat_group.name,
                                migcompat_conf.PLACEMENT_GROUP,
                                migcompat_conf.NOVA_DEVICES_GROUP,
@@ -136,8 +155,7 @@ class OperatorApp(app.App):
     def __init__(self):
         super().__init__(description=_DESCRIPTION,
                          version=version.version_string(),
-                         command_manager=commandmanager.CommandManager(
-                             NAMESPACE),
+                         command_manager=ExactCommandManager(NAMESPACE),
                          deferred_help=True)
         self.conf = None
         self.config_files = []

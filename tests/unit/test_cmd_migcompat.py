@@ -124,6 +124,20 @@ def test_encode_reads_stdin(conf_file):
     assert (result.returncode, result.stdout) == (0, GVT + '\n')
 
 
+def test_encode_reads_a_bounded_stdin(conf_file):
+    # Not until memory runs out: the string cannot be longer than 4096.
+    result = script('encode', '-', '--config-file', conf_file,
+                    stdin='x' * 10 ** 6)
+    one_line_error(result, 1, 'more than the 4096 allowed')
+
+
+def test_decode_errors_show_no_control_characters(run):
+    status, out, err = run('decode', 'CUSTOM_\x1b[31mX\nY')
+    assert (status, out.strip()) == (1, '')
+    assert err.count('\n') == 1 and '\x1b' not in err
+    assert err.startswith('nova-migcompat: error: CUSTOM_\\x1b[31mX\\nY: ')
+
+
 def test_device_list_of_a_sysfs_root(run, emulated_sysfs):
     fs = emulated_sysfs('no-attributes')
     status, out, _ = run('device', 'list', '--sysfs-root', str(fs.root),
@@ -182,6 +196,15 @@ def test_a_missing_config_file(tmp_path):
                    2, 'configuration file not found', 'nova.conf')
 
 
+def test_a_config_file_that_is_a_directory_or_not_text(tmp_path):
+    one_line_error(script('encode', 'x', '--config-file', str(tmp_path)),
+                   2, 'the configuration file %s is a directory' % tmp_path)
+    binary = tmp_path / 'binary.conf'
+    binary.write_bytes(b'[migcompat]\nnodename = \xff\n')
+    one_line_error(script('encode', 'x', '--config-file', str(binary)),
+                   2, 'the configuration file %s is not UTF-8' % binary)
+
+
 def test_a_malformed_config_file(tmp_path):
     path = tmp_path / 'nova.conf'
     path.write_text('[migcompat\ninterval = 60\n')
@@ -225,6 +248,14 @@ def test_an_unknown_command(conf_file):
     result = script('decodee', 'x', '--config-file', conf_file)
     one_line_error(result, 2, "'decodee x' is not a command",
                    "'decode'")
+
+
+@pytest.mark.parametrize('typed', ['p', 'pu', 'stat', 'dec', 'd l',
+                                   'devic list'])
+def test_no_command_runs_from_a_prefix(conf_file, typed):
+    # cliff ran a command from any unique prefix: "p" was purge.
+    one_line_error(script(*(typed.split() + ['--config-file', conf_file])),
+                   2, "'%s' is not a command" % typed)
 
 
 def test_the_demo_is_not_in_the_product(conf_file):

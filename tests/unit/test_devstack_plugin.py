@@ -229,7 +229,9 @@ def test_install_develops_the_project_and_registers_the_tempest_plugin(
 
     project = str(devstack.dest / 'nova-migcompat')
     assert devstack.calls('setup_develop') == [['setup_develop', project]]
-    assert variables['TEMPEST_PLUGINS'] == project + '/tempest_plugin'
+    # The project too: the plugin requires it, and it is not on PyPI.
+    assert variables['TEMPEST_PLUGINS'].split() == [
+        project, project + '/tempest_plugin']
     assert variables['NOVA_MIGCOMPAT_BIN_DIR'] == str(
         devstack.data / 'venv' / 'bin')
 
@@ -240,6 +242,7 @@ def test_install_adds_the_tempest_plugin_to_others_once(devstack):
 
     assert variables['TEMPEST_PLUGINS'].split() == [
         '/opt/stack/other-tempest-plugin',
+        str(devstack.dest / 'nova-migcompat'),
         str(devstack.dest / 'nova-migcompat' / 'tempest_plugin')]
 
 

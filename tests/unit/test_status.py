@@ -65,15 +65,34 @@ def test_enabled_but_not_available(check):
 
 
 def test_novas_own_filters_lost(check):
-    # A multi-valued option set once replaces its default.
+    # A multi-valued option set once replaces its default: nova-scheduler
+    # does not start.
     result = check('[filter_scheduler]\navailable_filters = %s\n'
                    'enabled_filters = ComputeFilter,'
                    'MigrationCompatibilityFilter\n' % PATH)
-    assert result.code == status.WARNING
-    assert "nova's own filters" in result.details
+    assert result.code == status.FAILURE
+    assert "nova's own filters in enabled_filters (ComputeFilter)" in \
+        result.details
 
 
 def test_no_nova_conf():
     result = status.check_filter(None, [])
     assert result.code == status.WARNING
     assert 'no nova.conf was read' in result.details
+
+
+@pytest.mark.parametrize('nodename, code', [(True, status.WARNING),
+                                            (False, status.SUCCESS)])
+def test_local_agent_without_a_last_cycle(tmp_path, nodename, code):
+    # A compute host (its agent's nodename is set) whose agent never
+    # completed a cycle is a warning; a scheduler host is not.
+    path = tmp_path / 'nova.conf'
+    path.write_text('[migcompat]\nstate_path = %s\n%s'
+                    % (tmp_path / 'state',
+                       'nodename = compute1\n' if nodename else ''))
+    conf = migcompat.load_config(Options(str(path)))
+    try:
+        result = status.check_local_agent(conf)
+    finally:
+        conf.reset()
+    assert result.code == code, result

@@ -3,6 +3,7 @@
 import sys
 
 from nova_migcompat import codec
+from nova_migcompat import compat_string
 from nova_migcompat import exception
 from nova_migcompat import formats
 from nova_migcompat.osc.v1 import base
@@ -43,7 +44,10 @@ class DecodeTrait(base.Lister):
                 else:
                     role, token, text = None, name, codec.decode(name)
             except exception.InvalidToken as e:
-                bad.append('%s: %s' % (name, base.one_line(e)))
+                # The input as typed, escaped and cut: no control
+                # characters reach the terminal, one line per input.
+                shown = ascii(name[:80])[1:-1]
+                bad.append('%s: %s' % (shown, base.one_line(e)))
                 continue
             try:
                 parsed = formats.parse(text)
@@ -81,7 +85,9 @@ class EncodeString(base.ShowOne):
     def take_action(self, parsed_args):
         text = parsed_args.string
         if text == '-':
-            text = sys.stdin.read()
+            # Bounded: a string longer than the kernel interface allows
+            # (plus its newline) is refused by encode() anyway.
+            text = sys.stdin.read(compat_string.MAX_BYTES + 2)
             if text.endswith('\n'):
                 text = text[:-1]
         token = codec.encode(text)

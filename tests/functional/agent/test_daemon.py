@@ -100,6 +100,24 @@ def test_placement_not_configured(tmp_path, capsys):
         "holds nova-compute's [placement] credentials with --config-file)")
 
 
+def test_config_file_that_is_a_directory_or_not_text(tmp_path, capsys):
+    assert agent.main(['--config-file', str(tmp_path), '--dry-run']) == 2
+    assert one_line(capsys).endswith(
+        'the configuration file %s is a directory' % tmp_path)
+    binary = tmp_path / 'binary.conf'
+    binary.write_bytes(b'[migcompat]\nnodename = \xff\n')
+    assert agent.main(['--config-file', str(binary), '--dry-run']) == 2
+    assert one_line(capsys).endswith(
+        'the configuration file %s is not UTF-8 text (byte 23)' % binary)
+
+
+def test_dry_run_and_once_exclude_each_other(tmp_path, capsys):
+    path = agent_file(tmp_path, '')
+    assert agent.main(['--config-file', path, '--dry-run', '--once']) == 2
+    assert one_line(capsys).endswith('--dry-run and --once exclude each '
+                                     'other')
+
+
 def test_missing_config_file(tmp_path, capsys):
     missing = tmp_path / 'nope.conf'
     assert agent.main(['--config-file', str(missing), '--dry-run']) == 2
