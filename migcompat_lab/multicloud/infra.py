@@ -260,7 +260,8 @@ class Infra:
     def reserve_port(self, name):
         """A free 127.0.0.1 port, remembered in ``ports[name]``."""
         if name not in self.ports:
-            self.ports[name] = procs.free_port()
+            self.ports[name] = procs.free_port(
+                taken=set(self.ports.values()))
         return self.ports[name]
 
     def spawn(self, name, argv, env=None, cwd=None):

@@ -13,6 +13,7 @@ waits, then SIGKILLs whatever is left.  Processes are recognised by pid
 import ctypes
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -29,11 +30,37 @@ class StartError(RuntimeError):
     """A service did not become ready (its log's tail is in the message)."""
 
 
-def free_port(host='127.0.0.1'):
-    """A TCP port nobody listens on at the moment (the kernel's pick)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+#: Where the services' ports are picked: below the kernel's ephemeral
+#: range (net.ipv4.ip_local_port_range, 32768-60999 by default), which
+#: outgoing connections take ports from.  A port picked there could be
+#: taken by any client's connection before the service binds it (seen:
+#: RabbitMQ's could_not_start_listener); below it, only a listener can.
+PORT_RANGE = (20000, 32000)
+
+
+def _ephemeral_range():
+    try:
+        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+            low, high = (int(v) for v in f.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_port(host='127.0.0.1', taken=()):
+    """A TCP port nobody listens on, outside the ephemeral range."""
+    low, high = _ephemeral_range()
+    candidates = [p for p in range(*PORT_RANGE)
+                  if not low <= p <= high and p not in taken]
+    for port in random.sample(candidates, min(200, len(candidates))):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise StartError('no free TCP port in %d-%d on %s' % (
+        PORT_RANGE[0], PORT_RANGE[1], host))
 
 
 def port_open(port, host='127.0.0.1'):
