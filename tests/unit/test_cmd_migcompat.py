@@ -84,6 +84,13 @@ def test_every_output_format_of_openstack(run, fmt):
     assert 'i915 1.0 8086:591d i915-GVTg_V5_8' in out
 
 
+def test_no_shell_format_to_eval(conf_file):
+    # cliff's shell format escapes only '"': eval would run $(...).
+    one_line_error(script('encode', '-f', 'shell', '$(touch /tmp/x)',
+                          '--config-file', conf_file),
+                   2, "invalid choice: 'shell'")
+
+
 def test_columns_pick_one_value(run):
     status, out, _ = run('encode', '-f', 'value', '-c', 'SRC trait', GVT)
     assert status == 0

@@ -17,6 +17,7 @@ from cliff import columns
 from cliff import command
 from cliff import lister
 from cliff import show
+import stevedore
 
 from nova_migcompat import exception
 
@@ -109,4 +110,14 @@ class Lister(_Base, lister.Lister):
 
 
 class ShowOne(_Base, show.ShowOne):
-    pass
+    """One object; without cliff's ``shell`` format.
+
+    That format quotes a value only by escaping ``"``: ``eval`` of it runs
+    any ``$(...)`` in a compatibility string, and a device's string is
+    not the operator's to trust.
+    """
+
+    def _load_formatter_plugins(self):
+        return stevedore.EnabledExtensionManager(
+            self.formatter_namespace, check_func=lambda ext:
+            ext.name != 'shell', invoke_on_load=True)
