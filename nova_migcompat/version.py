@@ -1,9 +1,13 @@
 """The version of the installed nova-migcompat distribution."""
 
-import pbr.version
+import functools
+import importlib.metadata
 
-version_info = pbr.version.VersionInfo('nova-migcompat')
 
-
+@functools.lru_cache(maxsize=1)
 def version_string():
-    return version_info.release_string()
+    """The installed version, or ``unknown`` (run from a bare tree)."""
+    try:
+        return importlib.metadata.version('nova-migcompat')
+    except importlib.metadata.PackageNotFoundError:
+        return 'unknown'

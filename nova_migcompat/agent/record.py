@@ -25,9 +25,7 @@ directory) means "nothing verified yet": every pair is checked again,
 nothing is trusted, nothing crashes.
 """
 
-import functools
 import hashlib
-import importlib.metadata
 import json
 import time
 
@@ -35,6 +33,7 @@ from oslo_log import log as logging
 
 from nova_migcompat.agent import state_file
 from nova_migcompat.agent import verdict as verdict_mod
+from nova_migcompat import version
 
 LOG = logging.getLogger(__name__)
 
@@ -57,15 +56,6 @@ def device_key(device):
     return '%s:%s' % (device.kind, device.name)
 
 
-@functools.lru_cache(maxsize=1)
-def _judge_version():
-    """The version of the code that judges policy-decided strings."""
-    try:
-        return importlib.metadata.version('nova-migcompat')
-    except importlib.metadata.PackageNotFoundError:
-        return 'unknown'
-
-
 def identity(device):
     """What the device is now: its string, driver and driver version.
 
@@ -75,7 +65,7 @@ def identity(device):
     """
     how = device.origin
     if device.attribute is None:
-        how = '%s/%s' % (how, _judge_version())
+        how = '%s/%s' % (how, version.version_string())
     return _digest(device.string, device.facts.get('driver'),
                    device.facts.get('driver_version'), how)
 
