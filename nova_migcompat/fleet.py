@@ -25,7 +25,7 @@ ACCEPTED = 'accepted'
 REFUSED = 'refused'
 
 
-def _index(client):
+def index(client):
     """``(names, roots)``: provider uuid -> name, and -> root uuid."""
     providers = client.providers()
     names = {rp['uuid']: rp['name'] for rp in providers}
@@ -40,16 +40,17 @@ def _hosts(names, roots):
                   key=lambda root: names[root])
 
 
-def matrix(client):
+def matrix(client, provider_index=None):
     """``(hosts, rows)``: every fleet string against every host.
 
     Each row: ``{'string', 'summary', 'token', 'produced_by': [hosts],
     'accepted_by': [hosts]}``; hosts are root provider names.  A string
     that only root providers produce (PCI functions) is judged at host
     level, any other at device level, as the filter would judge a server
-    whose device produces it.
+    whose device produces it.  ``provider_index``: :func:`index`, when the
+    caller has read it already.
     """
-    names, roots = _index(client)
+    names, roots = provider_index or index(client)
     hosts = _hosts(names, roots)
     rows = []
     for name in sorted(client.traits(codec.SRC_PREFIX, associated=True)):
@@ -126,7 +127,7 @@ def explain(client, server_uuid, source_node=None, host_level=False):
         [summaries of the strings it does not accept], 'devices': [names of
         its providers that accept every string of a requirement]}``.
     """
-    names, roots = _index(client)
+    names, roots = index(client)
     source_root, allocations = _source_allocations(
         client, server_uuid, names, roots, source_node)
     reqs = requirements.source_requirements(

@@ -20,6 +20,7 @@ from oslo_log import log as logging
 
 from nova_migcompat import codec
 from nova_migcompat import exception
+from nova_migcompat import fleet
 
 LOG = logging.getLogger(__name__)
 
@@ -65,10 +66,7 @@ def purge(client, hosts=None, dry_run=False):
         cleans every provider and deletes the trait definitions.
     :raises NotFound: a host in ``hosts`` is not a root provider.
     """
-    providers = client.providers()
-    names = {rp['uuid']: rp['name'] for rp in providers}
-    roots = {rp['uuid']: rp.get('root_provider_uuid') or rp['uuid']
-             for rp in providers}
+    names, roots = fleet.index(client)
     wanted = None
     if hosts is not None:
         by_name = {names[uuid]: uuid for uuid in names

@@ -130,10 +130,7 @@ class Snapshot(object):
     """What the placement checks read, once."""
 
     def __init__(self, client):
-        providers = client.providers()
-        self.names = {rp['uuid']: rp['name'] for rp in providers}
-        self.roots = {rp['uuid']: rp.get('root_provider_uuid') or rp['uuid']
-                      for rp in providers}
+        self.names, self.roots = fleet.index(client)
         self.traits = sorted(client.traits(codec.PREFIX))
         self.associated = client.traits(codec.PREFIX, associated=True)
         #: provider uuid -> its nova-migcompat traits
@@ -141,7 +138,8 @@ class Snapshot(object):
         for name in sorted(self.associated):
             for rp in client.providers_with_trait(name):
                 self.carried[rp['uuid']].add(name)
-        self.hosts, self.rows = fleet.matrix(client)
+        self.hosts, self.rows = fleet.matrix(client,
+                                             (self.names, self.roots))
 
 
 def check_agents(snap):
