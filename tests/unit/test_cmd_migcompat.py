@@ -136,6 +136,9 @@ def test_encode_reads_a_bounded_stdin(conf_file):
     result = script('encode', '-', '--config-file', conf_file,
                     stdin='x' * 10 ** 6)
     one_line_error(result, 1, 'more than the 4096 allowed')
+    # Only a few bytes past the bound were read, not the million.
+    read = int(result.stderr.split('error: ', 1)[1].split(' bytes')[0])
+    assert 4096 < read <= 4098
 
 
 def test_decode_errors_show_no_control_characters(run):

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from migcompat_lab.multicloud import packages
+from migcompat_lab.multicloud import procs
 
 
 class _Proc:
@@ -89,3 +90,12 @@ def test_not_root_says_what_to_install(monkeypatch):
     monkeypatch.setattr(os, 'geteuid', lambda: 1000)
     with pytest.raises(RuntimeError, match='apt-get install'):
         packages.ensure_packages()
+
+
+def test_service_ports_are_below_the_ephemeral_range():
+    # A port the kernel picks for us (bind to 0) comes from the range
+    # client connections take theirs from: one took RabbitMQ's once.
+    low, _high = procs._ephemeral_range()
+    ports = {procs.free_port() for _ in range(50)}
+    assert all(procs.PORT_RANGE[0] <= p < min(procs.PORT_RANGE[1], low)
+               for p in ports), sorted(ports)
