@@ -75,14 +75,21 @@ def describe_cloud(infra, cloud, out=sys.stdout):
           file=out, flush=True)
 
 
-def _cloud_args(p):
+def _run_args(p):
+    """The options of every command that starts services."""
     p.add_argument('--keep', action='store_true',
-                   help='keep the run directory (configuration, logs)')
+                   help='keep the run directory (configuration, data, '
+                   'logs)')
     p.add_argument('--logdir', help='write the logs here (kept)')
     p.add_argument('--rundir', help='run directory (default: a new one '
                    'under $TMPDIR)')
     p.add_argument('--python', help='the Python the services run with '
-                   '(default: this one)')
+                   '(default: this one); it imports keystone, placement, '
+                   'gunicorn, pymysql')
+
+
+def _cloud_args(p):
+    _run_args(p)
     p.add_argument('--no-filter', action='store_true',
                    help='MigrationCompatibilityFilter out of '
                    'enabled_filters (stock Nova scheduling)')
@@ -142,14 +149,7 @@ def main(argv=None):
                    'plugin installed)')
     p = sub.add_parser('infra', help='start the infrastructure, wait for '
                        'Ctrl-C, stop it')
-    p.add_argument('--keep', action='store_true',
-                   help='keep the run directory (configs, data, logs)')
-    p.add_argument('--logdir', help='write the logs here (kept)')
-    p.add_argument('--rundir', help='run directory (default: a new one '
-                   'under $TMPDIR)')
-    p.add_argument('--python', help='the Python the services run with '
-                   '(default: this one); it imports keystone, placement, '
-                   'gunicorn, pymysql')
+    _run_args(p)
     p.add_argument('--debug', action='store_true',
                    help='debug logging in keystone and placement')
     p.add_argument('--exit', action='store_true',
