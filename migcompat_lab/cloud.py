@@ -39,6 +39,7 @@ from nova_migcompat.agent import reporter as reporter_mod
 from nova_migcompat.agent import source as sources_mod
 from nova_migcompat.cmd import agent
 from nova_migcompat import placement
+from nova_migcompat.scheduler import cache as scheduler_cache
 
 FILTER = 'MigrationCompatibilityFilter'
 FILTER_PATH = ('nova_migcompat.scheduler.filters.'
@@ -321,6 +322,10 @@ class CloudTestBase(base.LibvirtMigrationMixin, test_vgpu.VGPUTestBase):
                 group='filter_scheduler')
             enabled.append(FILTER)
         self.flags(enabled_filters=enabled, group='filter_scheduler')
+        # A scheduler process that just started remembers nothing (the
+        # filter's caches are per process, and this one runs many clouds).
+        scheduler_cache.clear()
+        self.addCleanup(scheduler_cache.clear)
         return self.start_service('scheduler')
 
     # Hosts ---------------------------------------------------------------

@@ -14,6 +14,7 @@ from oslo_config import cfg
 #: Where the systemd unit's StateDirectory= and RuntimeDirectory= are.
 DEFAULT_STATE_PATH = '/var/lib/nova-migcompat'
 DEFAULT_LOCK_PATH = '/run/nova-migcompat/agent.lock'
+DEFAULT_MAX_ACCEPTING_PROVIDERS = 500000
 
 migcompat_group = cfg.OptGroup(
     'migcompat',
@@ -318,6 +319,65 @@ Related options:
 
 * ``[filter_scheduler]enabled_filters`` (Nova's): must list
   ``MigrationCompatibilityFilter`` for this to apply.
+"""),
+    cfg.IntOpt(
+        'acceptance_cache_seconds',
+        default=10,
+        min=0,
+        max=3600,
+        help="""
+Seconds a scheduler process reuses the list of resource providers that
+accept a source string, read from placement.
+
+Live migrations come in bursts (a host being drained moves all its servers
+within minutes), and every live migration of the same device model asks
+placement for the same, possibly very long, list.  While an entry is
+fresh, a live-migration request costs one placement request (the
+migration's allocations) instead of two.
+
+The cost is a staleness window: a destination whose agent withdrew an
+acceptance (its driver changed) may still be chosen for up to this many
+seconds after placement lost the trait.  That adds to the agent's own
+delay (``[migcompat]interval`` on the destination, plus its cycle).  A
+destination that newly accepts is seen up to this much later (fail
+closed).  The default of 10 seconds serves a burst while adding a sixth to
+the default agent interval of 60 seconds.
+
+Possible values:
+
+* 0: no cache, every live-migration request reads the list;
+* An integer of seconds, up to 3600.
+
+Related options:
+
+* ``[migcompat]interval`` (the agents'): the other part of the window.
+* ``[migcompat]max_accepting_providers``: what one cached list may hold.
+"""),
+    cfg.IntOpt(
+        'max_accepting_providers',
+        default=DEFAULT_MAX_ACCEPTING_PROVIDERS,
+        min=1,
+        help="""
+The most resource providers accepting one source string that the filter
+reads from placement in one answer.
+
+Each accepting device provider takes about 0.9 KiB of placement's answer
+while it is read, and about 0.2 KiB of the scheduler's memory while its
+list is cached (``[migcompat]acceptance_cache_seconds``).  The default
+covers 250,000 hosts with two accepting devices each: about 440 MiB read
+and 100 MiB cached for one string at the limit.  When placement lists more,
+the live migration follows ``[migcompat]on_error`` and the error names this
+option.
+
+Possible values:
+
+* A positive integer: at least the number of device providers of the
+  largest fleet of one device model.
+
+Related options:
+
+* ``[migcompat]on_error``.
+* ``[migcompat]acceptance_cache_seconds``.
 """),
 ]
 

@@ -68,6 +68,14 @@ class ResponseTooLarge(PlacementError):
     """Placement's answer is larger than the client reads."""
 
 
+class TooManyProviders(ResponseTooLarge):
+    """A provider listing holds more providers than the client reads."""
+
+    def __init__(self, message, most):
+        super().__init__(message)
+        self.most = most
+
+
 class PlacementNotConfigured(PlacementError):
     """No ``[placement]`` credentials or endpoint are configured."""
 

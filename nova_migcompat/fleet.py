@@ -58,8 +58,8 @@ def matrix(client, provider_index=None):
             _, token, text = codec.decode_trait(name)
         except exception.InvalidToken:
             continue
-        producers = [rp['uuid'] for rp in client.providers_with_trait(name)
-                     if rp['uuid'] in roots]
+        producers = [rp for rp in client.providers_with_trait(name)
+                     if rp in roots]
         host_level = bool(producers) and all(roots[rp] == rp
                                              for rp in producers)
         req = requirements.Requirement(

@@ -11,6 +11,8 @@ for what may pass (connection errors, 5xx), ``PlacementError`` for the
 rest.
 """
 
+import json
+import re
 import time
 from urllib import parse
 
@@ -39,6 +41,17 @@ MICROVERSION = '1.23'
 DEFAULT_DEADLINE = 60
 #: Bytes asked of the socket at a time while reading a body.
 _CHUNK_BYTES = 65536
+#: Bytes of one provider in a listing, at most (placement's are about 900:
+#: the uuids, name, generation and links).  A listing of N providers is
+#: read up to N times this.
+PROVIDER_ENTRY_BYTES = 4096
+#: Providers of one trait read by default (the default of
+#: ``[migcompat]max_accepting_providers``).
+LISTED_PROVIDERS = migcompat_conf.DEFAULT_MAX_ACCEPTING_PROVIDERS
+#: The opening of placement's provider listing, up to its first entry.
+_LISTING_START = re.compile(r'\s*\{\s*"resource_providers"\s*:\s*\[')
+_SPACE = re.compile(r'\s*')
+_DECODER = json.JSONDecoder()
 
 
 class AdapterTransport(object):
@@ -52,7 +65,8 @@ class AdapterTransport(object):
         self.adapter = adapter
         self.deadline = deadline or DEFAULT_DEADLINE
 
-    def send(self, method, url, body, microversion):
+    def send(self, method, url, body, microversion,
+             limit=MAX_RESPONSE_BYTES):
         kwargs = {'microversion': microversion, 'stream': True,
                   'headers': {'Accept': 'application/json'}}
         if body is not None:
@@ -68,7 +82,8 @@ class AdapterTransport(object):
                 # keystoneauth read the body already (its DEBUG logging).
                 data = resp.content or b''
             else:
-                data = self._read_body(resp.raw, deadline, method, url)
+                data = self._read_body(resp.raw, deadline, method, url,
+                                       limit)
         except exception.PlacementUnavailable:
             raise
         except Exception as e:
@@ -85,21 +100,21 @@ class AdapterTransport(object):
             '%s %s: no complete response within the %s s deadline '
             '([placement]timeout); abandoned' % (method, url, self.deadline))
 
-    def _read_body(self, raw, deadline, method, url):
-        """At most MAX_RESPONSE_BYTES + 1 bytes, before the deadline.
+    def _read_body(self, raw, deadline, method, url, limit):
+        """At most ``limit`` + 1 bytes, before the deadline.
 
         Small reads, each with a socket timeout of the time left: a read
         of N bytes would wait for all N however slowly they come.
         """
         chunks, size = [], 0
-        while size <= MAX_RESPONSE_BYTES:
+        while size <= limit:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise self._late(method, url)
             sock = getattr(getattr(raw, 'connection', None), 'sock', None)
             if sock is not None:
                 sock.settimeout(left)
-            chunk = raw.read1(min(_CHUNK_BYTES, MAX_RESPONSE_BYTES + 1 - size),
+            chunk = raw.read1(min(_CHUNK_BYTES, limit + 1 - size),
                               decode_content=True)
             if not chunk:
                 break
@@ -118,7 +133,8 @@ class ReportClientTransport(object):
     def __init__(self, report_client):
         self.report_client = report_client
 
-    def send(self, method, url, body, microversion):
+    def send(self, method, url, body, microversion,
+             limit=MAX_RESPONSE_BYTES):
         if method != 'GET':
             raise ValueError('the scheduler side of nova-migcompat only '
                              'reads placement (%s %s)' % (method, url))
@@ -175,26 +191,37 @@ class PlacementClient(object):
     def _request(self, method, url, body=None, ok=(200,),
                  microversion=MICROVERSION):
         """Send a request; return ``(status, decoded body or None)``."""
-        self.requests += 1
-        status, data = self._transport.send(method, url, body, microversion)
-        if len(data) > MAX_RESPONSE_BYTES:
-            raise exception.ResponseTooLarge(
-                '%s %s: response larger than %d bytes'
-                % (method, url, MAX_RESPONSE_BYTES))
-        if status >= 500:
-            raise exception.PlacementUnavailable(
-                '%s %s: placement failed with %d' % (method, url, status))
-        decoded = None
-        if data:
-            try:
-                decoded = jsonutils.loads(data)
-            except ValueError:
-                raise exception.PlacementError(
-                    '%s %s: %d with a body that is not JSON'
-                    % (method, url, status))
+        status, data = self._send(method, url, body, microversion,
+                                  MAX_RESPONSE_BYTES)
+        decoded = self._decode(method, url, status, data)
         if status not in ok:
             raise self._error(method, url, status, decoded)
         return status, decoded
+
+    def _send(self, method, url, body, microversion, limit):
+        """Send a request; ``(status, raw body)`` of at most ``limit``."""
+        self.requests += 1
+        status, data = self._transport.send(method, url, body, microversion,
+                                            limit)
+        if len(data) > limit:
+            raise exception.ResponseTooLarge(
+                '%s %s: response larger than %d bytes'
+                % (method, url, limit))
+        if status >= 500:
+            raise exception.PlacementUnavailable(
+                '%s %s: placement failed with %d' % (method, url, status))
+        return status, data
+
+    @staticmethod
+    def _decode(method, url, status, data):
+        if not data:
+            return None
+        try:
+            return jsonutils.loads(data)
+        except ValueError:
+            raise exception.PlacementError(
+                '%s %s: %d with a body that is not JSON'
+                % (method, url, status))
 
     @staticmethod
     def _error(method, url, status, body):
@@ -271,20 +298,33 @@ class PlacementClient(object):
         _, body = self._request('GET', url)
         return set(self._list(body, 'traits', url))
 
-    def providers_with_trait(self, name):
-        """Every provider that has the trait ``name`` (1.18).
+    def providers_with_trait(self, name, most=LISTED_PROVIDERS):
+        """``{uuid: root provider uuid}`` of the providers with trait ``name``.
 
-        A trait that does not exist (nobody ever accepted the string, or it
-        was garbage-collected) has no provider.
+        The listing grows with the fleet (about 900 bytes a provider), so
+        it is exempt from :data:`MAX_RESPONSE_BYTES`: it is read up to
+        ``most`` providers (:data:`PROVIDER_ENTRY_BYTES` each) and decoded
+        one provider at a time, keeping only the two uuids.  A trait that
+        does not exist (nobody ever accepted the string, or it was
+        garbage-collected) has no provider.
+
+        :raises TooManyProviders: placement lists more than ``most``.
         """
         url = '/resource_providers?required=%s' % parse.quote(name, safe='')
+        limit = most * PROVIDER_ENTRY_BYTES + 64
         try:
-            _, body = self._request('GET', url)
-        except exception.PlacementError as e:
-            if e.status == 400 and 'Invalid trait' in str(e):
-                return []
-            raise
-        return self._list(body, 'resource_providers', url)
+            status, data = self._send('GET', url, None, MICROVERSION, limit)
+        except exception.ResponseTooLarge:
+            raise exception.TooManyProviders(
+                'GET %s: placement lists more than %d providers (an answer '
+                'of more than %d bytes)' % (url, most, limit), most)
+        if status != 200:
+            error = self._error('GET', url, status,
+                                self._decode('GET', url, status, data))
+            if error.status == 400 and 'Invalid trait' in str(error):
+                return {}
+            raise error
+        return listed_roots(data, url, most)
 
     def allocations(self, consumer_uuid):
         """A consumer's ``{provider uuid: {'resources': {...}}}``."""
@@ -307,3 +347,60 @@ class PlacementClient(object):
                 return False
             raise
         return True
+
+
+def listed_roots(data, url, most):
+    """``{uuid: root provider uuid}`` of a provider listing's body.
+
+    :raises TooManyProviders: it lists more than ``most``.
+    """
+    found = {}
+    for rp in _listed_providers(data, url):
+        if not isinstance(rp, dict) or not isinstance(rp.get('uuid'), str):
+            raise exception.PlacementError(
+                'GET %s: a provider without a uuid in the response' % url)
+        found[rp['uuid']] = rp.get('root_provider_uuid')
+    if len(found) > most:
+        raise exception.TooManyProviders(
+            'GET %s: placement lists %d providers, more than %d'
+            % (url, len(found), most), most)
+    return found
+
+
+def _listed_providers(data, url):
+    """The entries of a provider listing, decoded one at a time.
+
+    Decoding the whole answer would build every provider's dictionary and
+    links at once (several times the answer's size); this holds one.  An
+    answer of another shape is decoded whole.
+    """
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError:
+        raise exception.PlacementError('GET %s: a body that is not UTF-8'
+                                       % url)
+    start = _LISTING_START.match(text)
+    if start is None:
+        body = PlacementClient._decode('GET', url, 200, data)
+        yield from PlacementClient._list(body, 'resource_providers', url)
+        return
+    pos = _SPACE.match(text, start.end()).end()
+    try:
+        if text.startswith(']', pos):
+            pos += 1
+        else:
+            while True:
+                item, pos = _DECODER.raw_decode(text, pos)
+                yield item
+                pos = _SPACE.match(text, pos).end()
+                if text.startswith(']', pos):
+                    pos += 1
+                    break
+                if not text.startswith(',', pos):
+                    raise ValueError('expected , or ] at %d' % pos)
+                pos = _SPACE.match(text, pos + 1).end()
+        if text[pos:].strip() != '}':
+            raise ValueError('unexpected data after the list at %d' % pos)
+    except ValueError as e:
+        raise exception.PlacementError('GET %s: a provider listing that is '
+                                       'not JSON: %s' % (url, e))

@@ -80,8 +80,8 @@ def purge(client, hosts=None, dry_run=False):
     carriers = set()
     for name in sorted(client.traits(codec.PREFIX, associated=True)):
         for rp in client.providers_with_trait(name):
-            if wanted is None or roots.get(rp['uuid']) in wanted:
-                carriers.add(rp['uuid'])
+            if wanted is None or roots.get(rp) in wanted:
+                carriers.add(rp)
     outcomes = []
     for uuid in sorted(carriers, key=lambda u: (names.get(u, u), u)):
         removed, result = _clean(client, uuid, dry_run)

@@ -90,37 +90,71 @@ class Acceptance:
 
     #: token -> the exact string.
     strings: dict
-    #: token -> uuids of the providers with its ACC trait.
+    #: token -> the providers with its ACC trait: a mapping of each
+    #: provider's uuid to its root provider's uuid (a set is accepted when
+    #: ``roots`` gives the roots).
     accepting: dict
-    #: provider uuid -> its root provider uuid (for the accepting ones).
-    roots: dict
+    #: provider uuid -> its root provider uuid, for ``accepting`` sets.
+    roots: dict = dataclasses.field(default_factory=dict)
     #: token -> root uuid -> its accepting providers, built on first use.
     _on_host: dict = dataclasses.field(default_factory=dict, init=False,
                                        repr=False)
+    #: frozenset of tokens -> the providers accepting every one of them.
+    _all: dict = dataclasses.field(default_factory=dict, init=False,
+                                   repr=False)
+
+    def __post_init__(self):
+        for token, providers in list(self.accepting.items()):
+            if not isinstance(providers, dict):
+                self.accepting[token] = {rp: self.roots.get(rp)
+                                         for rp in providers}
 
     def on_host(self, token, host_uuid):
         """The providers of one host with the ACC trait of ``token``."""
         index = self._on_host.get(token)
         if index is None:
             index = self._on_host[token] = {}
-            for rp in self.accepting.get(token, ()):
-                index.setdefault(self.roots.get(rp), set()).add(rp)
+            for rp, root in self.accepting.get(token, {}).items():
+                index.setdefault(root, set()).add(rp)
         return index.get(host_uuid, frozenset())
 
+    def accepting_all(self, tokens):
+        """The providers with the ACC trait of every one of ``tokens``.
 
-def find_accepting(client, reqs):
-    """One placement query per distinct source string."""
-    found = Acceptance({}, {}, {})
+        Worked out once per set of tokens; for one token, the listing
+        itself (no copy).
+        """
+        found = self._all.get(tokens)
+        if found is None:
+            listings = sorted((self.accepting.get(t, {}) for t in tokens),
+                              key=len)
+            if not listings:
+                found = frozenset()
+            elif len(listings) == 1:
+                found = listings[0]
+            else:
+                found = set(listings[0]).intersection(*listings[1:])
+            self._all[tokens] = found
+        return found
+
+
+def find_accepting(client, reqs, listing=None):
+    """Who accepts the requirements' strings: one listing per string.
+
+    :param listing: a callable ``(client, token) -> {uuid: root}``; by
+        default placement's listing of the string's ACC trait.
+    """
+    found = Acceptance({}, {})
     tokens = set()
     for req in reqs:
         tokens |= req.tokens
     for token in sorted(tokens):
         found.strings[token] = codec.describe(token)
-        providers = client.providers_with_trait(codec.trait(codec.ACC,
-                                                            token))
-        found.accepting[token] = {rp['uuid'] for rp in providers}
-        for rp in providers:
-            found.roots[rp['uuid']] = rp.get('root_provider_uuid')
+        if listing is None:
+            found.accepting[token] = client.providers_with_trait(
+                codec.trait(codec.ACC, token))
+        else:
+            found.accepting[token] = listing(client, token)
     return found
 
 
@@ -174,6 +208,28 @@ def _candidate_shortfall(candidate, req, acceptance):
     return None
 
 
+def _meets(candidate, device_reqs):
+    """Does an allocation candidate meet every device requirement?
+
+    ``device_reqs``: ``(resource classes, providers accepting all the
+    strings)`` pairs.  Set membership only: this runs for every candidate
+    of every host.
+    """
+    allocations = candidate['allocations']
+    for classes, accepting in device_reqs:
+        allocated = False
+        for rp, allocation in allocations.items():
+            if rp in accepting:
+                if not allocated and \
+                        not classes.isdisjoint(allocation['resources']):
+                    allocated = True
+            elif not classes.isdisjoint(allocation['resources']):
+                return False
+        if not allocated:
+            return False
+    return True
+
+
 def _host_shortfall(host_uuid, req, acceptance, devices):
     """Does one provider of the host accept every string of ``req``?"""
     if req.host_level:
@@ -196,6 +252,35 @@ def _host_shortfall(host_uuid, req, acceptance, devices):
     if any(rp in devices for rp in offered):
         return None
     return best or Shortfall(req, None, req.tokens)
+
+
+class Rule(object):
+    """:func:`judge_host`'s rule for allocation candidates, set up once.
+
+    The scheduler judges thousands of hosts for one request: the providers
+    accepting every string of each requirement are worked out here once,
+    and :meth:`keep` does set membership only.  It answers what
+    :func:`judge_host` answers with candidates (which says why not).
+    """
+
+    def __init__(self, requirements, acceptance):
+        self._host = [acceptance.accepting_all(req.tokens)
+                      for req in requirements if req.host_level]
+        self._needs = [(req.resource_classes,
+                        acceptance.accepting_all(req.tokens))
+                       for req in requirements if not req.host_level]
+
+    def keep(self, host_uuid, candidates):
+        """The candidates that meet every requirement (empty: none).
+
+        :raises KeyError: a candidate is not in placement's format.
+        """
+        for accepting in self._host:
+            if host_uuid not in accepting:
+                return []
+        needs = self._needs
+        return [candidate for candidate in candidates
+                if _meets(candidate, needs)]
 
 
 def judge_host(host_uuid, requirements, acceptance, candidates=None):
@@ -230,17 +315,17 @@ def judge_host(host_uuid, requirements, acceptance, candidates=None):
     kept = None
     if candidates is not None and not shortfalls:
         device_reqs = [req for req in requirements if not req.host_level]
-        kept, first = [], None
-        for candidate in candidates:
-            shortfall = None
+        kept = Rule(device_reqs, acceptance).keep(host_uuid, candidates)
+        if not kept:
+            # Why, from the first candidate (the one placement preferred).
             for req in device_reqs:
-                shortfall = _candidate_shortfall(candidate, req, acceptance)
+                shortfall = _candidate_shortfall(candidates[0], req,
+                                                 acceptance)
                 if shortfall is not None:
+                    shortfalls.append(shortfall)
                     break
-            if shortfall is None:
-                kept.append(candidate)
-            elif first is None:
-                first = shortfall
-        if not kept and first is not None:
-            shortfalls.append(first)
+            else:
+                # Never "accepts" with no candidate left.
+                shortfalls.append(Shortfall(device_reqs[0], None,
+                                            device_reqs[0].tokens))
     return Judgement(tuple(shortfalls), kept, frozenset(devices))

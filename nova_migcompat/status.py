@@ -137,7 +137,7 @@ class Snapshot(object):
         self.carried = collections.defaultdict(set)
         for name in sorted(self.associated):
             for rp in client.providers_with_trait(name):
-                self.carried[rp['uuid']].add(name)
+                self.carried[rp].add(name)
         self.hosts, self.rows = fleet.matrix(client,
                                              (self.names, self.roots))
 

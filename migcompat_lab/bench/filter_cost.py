@@ -5,23 +5,37 @@ real Placement (Nova's functional fixtures), a fleet of N vGPU hosts in
 Placement (a root provider and two pGPU providers each, with inventories
 and the traits agents publish), and N HostStates with two allocation
 candidates each (one per pGPU, placement 1.36 format).  The same hosts go
-through Nova's default ``enabled_filters`` chain (the baseline) and through
-the same chain plus MigrationCompatibilityFilter, via Nova's own
-``HostManager.get_filtered_hosts``.
+through Nova's default ``enabled_filters`` chain (the baseline), through a
+filter that keeps everything (:class:`NoopFilter`: the floor that Nova's
+own bookkeeping costs any filter), and through MigrationCompatibilityFilter,
+alone and after the chain, via Nova's own ``HostManager.get_filtered_hosts``.
 
-The fleet is loaded into Placement's database in bulk (creating 15,000
-providers through the API would take minutes); everything the filter
-reads goes through the Placement API, as in production.
+The filter runs *cold* (its caches emptied before each request, as in a
+scheduler that just started) and *warm* (its caches filled by an earlier
+request; the acceptance cache set to outlive the runs).
+
+Two kinds of fleet: *mixed* (a quarter of the hosts accept the source's
+string on both pGPUs, a quarter on one, half on neither) and *accepting*
+(every pGPU accepts: the common case, and the largest listing).
+
+The fleet is loaded into Placement's database in bulk (creating 150,000
+providers through the API would take hours); everything the filter reads
+goes through the Placement API, as in production.
 """
 
 import copy
+import gc
+import json
 import statistics
 import time
+import tracemalloc
 import uuid
 
+from nova import conf as nova_conf
 from nova import context as nova_context
 from nova import objects
 from nova.scheduler.client import report
+from nova.scheduler import filters
 from nova.scheduler import host_manager
 from oslo_utils import timeutils
 from placement.db.sqlalchemy import models as placement_models
@@ -32,8 +46,12 @@ from migcompat_lab.bench import inprocess
 from migcompat_lab import cloud
 from nova_migcompat.agent import provider_names
 from nova_migcompat import codec
+from nova_migcompat import placement
+from nova_migcompat.scheduler import cache
 
 FILTER = cloud.FILTER
+NOOP = 'NoopFilter'
+NOOP_PATH = 'migcompat_lab.bench.filter_cost.NoopFilter'
 DEFAULT_FILTERS = ['ComputeFilter', 'ComputeCapabilitiesFilter',
                    'ImagePropertiesFilter', 'ServerGroupAntiAffinityFilter',
                    'ServerGroupAffinityFilter']
@@ -42,8 +60,20 @@ SOURCE_VERSION = '2.1'
 #: Destination pGPU driver versions, by host index modulo 4: hosts 0 and 1
 #: accept the source's 2.1 on both pGPUs / on the first one only.
 VERSIONS = (('2.3', '2.3'), ('2.2', '2.0'), ('2.0', '2.0'), ('3.1', '3.1'))
+#: Every pGPU accepts 2.1.
+ACCEPTING_VERSIONS = (('2.3', '2.2'),)
+FLEETS = {'mixed': VERSIONS, 'accepting': ACCEPTING_VERSIONS}
 ACCEPTS = {'2.1', '2.2', '2.3'}
 ROOT_RESOURCES = {'VCPU': 1, 'MEMORY_MB': 512, 'DISK_GB': 1}
+
+
+class NoopFilter(filters.BaseHostFilter):
+    """Keeps every host: what Nova's filter machinery costs any filter."""
+
+    RUN_ON_REBUILD = False
+
+    def host_passes(self, host_state, spec_obj):
+        return True
 
 
 def _trait(role, version):
@@ -53,9 +83,10 @@ def _trait(role, version):
 class Fleet(object):
     """N destination hosts in placement, a source, a live migration."""
 
-    def __init__(self, side, size):
+    def __init__(self, side, size, versions=VERSIONS):
         self.side = side
         self.size = size
+        self.versions = versions
         self.hosts = []
         self._create_source()
         self._load_destinations()
@@ -72,7 +103,7 @@ class Fleet(object):
             traits=[_trait(codec.SRC, SOURCE_VERSION),
                     _trait(codec.ACC, SOURCE_VERSION)])
         # Every string of the fleet exists as a trait (agents create them).
-        for versions in VERSIONS:
+        for versions in self.versions:
             for version in versions:
                 for role in (codec.SRC, codec.ACC):
                     self.side.ok('put', '/traits/%s' % _trait(role, version))
@@ -120,8 +151,8 @@ class Fleet(object):
                     inventory(root_id, rc, total)
                 host = {'name': name, 'uuid': root_uuid, 'pgpus': [],
                         'accepting': 0}
-                for address, version in zip(cloud.PGPUS,
-                                            VERSIONS[i % len(VERSIONS)]):
+                for address, version in zip(
+                        cloud.PGPUS, self.versions[i % len(self.versions)]):
                     rp_id, rp_uuid = next_id + 1 + len(host['pgpus']), \
                         str(uuid.uuid4())
                     providers.append({
@@ -266,18 +297,32 @@ class _Counter(object):
 
 def _manager(side, enabled):
     side.flags(available_filters=['nova.scheduler.filters.all_filters',
-                                  cloud.FILTER_PATH],
+                                  cloud.FILTER_PATH, NOOP_PATH],
                enabled_filters=enabled, group='filter_scheduler')
     return host_manager.HostManager()
 
 
-def _time(manager, states, spec, counter, repeat):
-    """Median ms of get_filtered_hosts, kept hosts, placement GETs."""
+def _copies(states):
+    hosts = [copy.copy(s) for s in states]
+    for copied, state in zip(hosts, states):
+        copied.allocation_candidates = list(state.allocation_candidates)
+    return hosts
+
+
+def _time(manager, states, spec, counter, repeat, cold=True):
+    """Median ms of get_filtered_hosts, kept hosts, placement GETs.
+
+    :param cold: empty the filter's caches before each run; else fill
+        them with one run first.
+    """
     samples, kept, requests = [], None, None
+    if not cold:
+        list(manager.get_filtered_hosts(_copies(states), spec))
     for _round in range(repeat):
-        hosts = [copy.copy(s) for s in states]
-        for copied, state in zip(hosts, states):
-            copied.allocation_candidates = list(state.allocation_candidates)
+        hosts = _copies(states)
+        if cold:
+            cache.clear()
+        gc.collect()
         before = counter.count
         started = time.perf_counter()
         result = list(manager.get_filtered_hosts(hosts, spec))
@@ -289,34 +334,70 @@ def _time(manager, states, spec, counter, repeat):
             'placement_requests': requests, 'runs': repeat}
 
 
+def _memory(body, url):
+    """A scheduler process's memory for one listing (MiB): peak and kept.
+
+    Placement runs in this process, so the filter's own request cannot be
+    measured apart from it: the client's decoding of placement's answer
+    (``body``) is measured instead, with tracemalloc.  *Peak*: the answer
+    itself (held while it is decoded) plus the most the decoding
+    allocates; *kept*: the decoded listing, as the acceptance cache holds
+    it.
+    """
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        listing = placement.listed_roots(body, url,
+                                         placement.LISTED_PROVIDERS)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return {'providers': len(listing),
+            'peak_mib': (peak - base + len(body)) / 2 ** 20,
+            'kept_mib': (current - base) / 2 ** 20}
+
+
 def _repeat(size):
-    return 20 if size <= 100 else 10 if size <= 1000 else 5
+    return 20 if size <= 100 else 10 if size <= 1000 else 5 \
+        if size <= 10000 else 3
 
 
-def run(sizes, log=print):
-    """Parts (a) and (b) for each fleet size; returns plain data."""
+def run(sizes, accepting_sizes=(), log=print):
+    """Parts (a) and (b) for each fleet; returns plain data."""
     results = []
-    for size in sizes:
+    fleets = [('mixed', size) for size in sizes] + \
+        [('accepting', size) for size in accepting_sizes]
+    for kind, size in fleets:
         with inprocess.scheduler_side() as side:
-            results.append(_measure(side, size))
+            results.append(_measure(side, size, kind))
         row = results[-1]['live_migration']
-        log('  %5d hosts: live migration %.1f ms with the filter alone, '
-            '%.1f ms for the default chain; kept %d of %d hosts'
-            % (size, row['filter_alone']['ms'], row['default_chain']['ms'],
+        log('  %5d hosts (%s): live migration: the filter alone %.1f ms '
+            'cold, %.1f ms warm; the default chain %.1f ms, a no-op filter '
+            '%.1f ms; kept %d of %d hosts'
+            % (size, kind, row['filter_cold']['ms'], row['filter_alone']['ms'],
+               row['default_chain']['ms'], row['noop_alone']['ms'],
                row['with_filter']['kept'], size))
     return results
 
 
-def _measure(side, size):
+def _measure(side, size, kind='mixed'):
     started = time.perf_counter()
-    fleet = Fleet(side, size)
+    fleet = Fleet(side, size, FLEETS[kind])
     states = fleet.host_states()
     load_s = time.perf_counter() - started
     managers = {
         'default_chain': _manager(side, DEFAULT_FILTERS),
+        'noop_alone': _manager(side, [NOOP]),
         'with_filter': _manager(side, DEFAULT_FILTERS + [FILTER]),
         'filter_alone': _manager(side, [FILTER]),
     }
+    # Warm: the cached acceptance outlives the runs.
+    side.flags(acceptance_cache_seconds=3600, group='migcompat')
+    # The services were seen up when the HostStates were made: they stay
+    # up (ComputeFilter) however long the runs take.
+    side.flags(service_down_time=86400)
     counter = _Counter()
     repeat = _repeat(size)
     requests = {
@@ -324,10 +405,24 @@ def _measure(side, size):
         'cold_migration': fleet.request_spec('resize_prep'),
         'boot': fleet.request_spec(None, move=False),
     }
-    row = {'hosts': size, 'providers': 3 * size + 2, 'load_s': load_s,
-           'expected_kept': fleet.expected_kept,
-           'expected_candidates': fleet.expected_candidates}
+    row = {'hosts': size, 'fleet': kind, 'providers': 3 * size + 2,
+           'load_s': load_s, 'expected_kept': fleet.expected_kept,
+           'expected_candidates': fleet.expected_candidates,
+           'acceptance_cache_seconds': nova_conf.CONF.migcompat.
+           acceptance_cache_seconds}
     for kind, spec in requests.items():
-        row[kind] = {name: _time(manager, states, spec, counter, repeat)
+        row[kind] = {name: _time(manager, states, spec, counter, repeat,
+                                 cold=False)
                      for name, manager in managers.items()}
+        row[kind]['filter_cold'] = _time(managers['filter_alone'], states,
+                                         spec, counter, repeat)
+    # The answer placement gives for the source string, and what it takes
+    # the scheduler to read it.
+    url = '/resource_providers?required=%s' % _trait(codec.ACC,
+                                                     SOURCE_VERSION)
+    body = report.report_client_singleton().get(url, version='1.23').content
+    row['listing'] = {'providers': len(json.loads(body)[
+        'resource_providers']), 'bytes': len(body)}
+    row['live_migration']['memory'] = _memory(body, url)
+    cache.clear()
     return row

@@ -27,34 +27,56 @@ def _ratio(value, baseline):
     return '%.2f' % (value / baseline) if baseline else '-'
 
 
+def _mib(value):
+    return '%.1f' % value
+
+
 def filter_tables(rows):
-    live = _grid(
-        ['Hosts', 'Default chain (ms)', 'Filter alone (ms)',
-         'Filter / chain', 'Chain + filter (ms)', 'Placement requests',
-         'Hosts kept', 'Candidates kept'],
-        [[r['hosts'], _ms(r['live_migration']['default_chain']['ms']),
-          _ms(r['live_migration']['filter_alone']['ms']),
-          _ratio(r['live_migration']['filter_alone']['ms'],
-                 r['live_migration']['default_chain']['ms']),
-          _ms(r['live_migration']['with_filter']['ms']),
-          r['live_migration']['filter_alone']['placement_requests'],
-          '%d of %d' % (r['live_migration']['with_filter']['kept'],
-                        r['hosts']),
-          '%d of %d' % (r['live_migration']['with_filter'][
-              'candidates_kept'], 2 * r['hosts'])]
+    def live(r, name):
+        return r['live_migration'][name]
+
+    def added(r, name):
+        """The filter's added cost, as a ratio to the default chain."""
+        return _ratio(live(r, name)['ms'], live(r, 'default_chain')['ms'])
+
+    cost = _grid(
+        ['Hosts', 'Fleet', 'Default chain (ms)', 'No-op filter (ms)',
+         'Filter cold (ms)', 'Filter warm (ms)', 'Cold / chain',
+         'Warm / chain', 'Chain + filter warm (ms)',
+         'Placement requests cold / warm'],
+        [[r['hosts'], r['fleet'], _ms(live(r, 'default_chain')['ms']),
+          _ms(live(r, 'noop_alone')['ms']), _ms(live(r, 'filter_cold')['ms']),
+          _ms(live(r, 'filter_alone')['ms']), added(r, 'filter_cold'),
+          added(r, 'filter_alone'), _ms(live(r, 'with_filter')['ms']),
+          '%d / %d' % (live(r, 'filter_cold')['placement_requests'],
+                       live(r, 'filter_alone')['placement_requests'])]
+         for r in rows])
+    kept = _grid(
+        ['Hosts', 'Fleet', 'Hosts kept', 'Candidates kept',
+         'Accepting providers', "Placement's answer (MiB)",
+         'Filter memory peak (MiB)', 'Filter memory kept (MiB)'],
+        [[r['hosts'], r['fleet'],
+          '%d of %d' % (live(r, 'with_filter')['kept'], r['hosts']),
+          '%d of %d' % (live(r, 'with_filter')['candidates_kept'],
+                        2 * r['hosts']),
+          r['listing']['providers'], _mib(r['listing']['bytes'] / 2 ** 20),
+          _mib(live(r, 'memory')['peak_mib']),
+          _mib(live(r, 'memory')['kept_mib'])]
          for r in rows])
     other = _grid(
-        ['Hosts', 'Request', 'Default chain (ms)', 'Filter alone (ms)',
-         'Filter / chain', 'Placement requests', 'Hosts kept'],
-        [[r['hosts'], kind.replace('_', ' '),
+        ['Hosts', 'Fleet', 'Request', 'Default chain (ms)',
+         'No-op filter (ms)', 'Filter alone (ms)', 'Filter / chain',
+         'Placement requests', 'Hosts kept'],
+        [[r['hosts'], r['fleet'], kind.replace('_', ' '),
           _ms(r[kind]['default_chain']['ms']),
+          _ms(r[kind]['noop_alone']['ms']),
           _ms(r[kind]['filter_alone']['ms']),
           _ratio(r[kind]['filter_alone']['ms'],
                  r[kind]['default_chain']['ms']),
           r[kind]['filter_alone']['placement_requests'],
           '%d of %d' % (r[kind]['with_filter']['kept'], r['hosts'])]
          for r in rows for kind in ('cold_migration', 'boot')])
-    return live, other
+    return cost, kept, other
 
 
 def reporter_table(rows):
@@ -92,9 +114,10 @@ def render(results):
                  m['cpu'], m['cores'], m['python'], m['system'], m['nova'],
                  m['placement'], m['date'], results['seconds'])]
     if 'filter' in results:
-        live, other = filter_tables(results['filter'])
+        cost, kept, other = filter_tables(results['filter'])
         parts += ['(a) A live-migration scheduling request (median ms of '
-                  "Nova's HostManager.get_filtered_hosts):", live,
+                  "Nova's HostManager.get_filtered_hosts):", cost,
+                  '(a) What it kept, and what it read and held:', kept,
                   '(b) Requests that are not live migrations:', other]
     if 'reporter' in results:
         parts += ['(c) A reporting cycle of one host:',

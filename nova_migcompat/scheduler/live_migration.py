@@ -1,19 +1,26 @@
 """Tell a live-migration scheduling request apart, and find its source.
 
-A RequestSpec carries no "this is a live migration" flag.  The API sets the
-instance's task_state to ``migrating`` and the conductor creates a
-``live-migration`` Migration in status ``accepted`` (it stays so across
-scheduling retries) before it asks the scheduler; the conductor also sets
+A RequestSpec carries no "this is a live migration" flag.  Before it asks
+the scheduler, the conductor creates a ``live-migration`` Migration in
+status ``accepted`` (it stays so across scheduling retries), moves the
+instance's source allocations to that migration, and sets
 ``requested_destination.cell``.  Boot requests have no cell, so they cost
 nothing here, and neither do requests that ask for no device
 (:func:`may_have_devices`, from the RequestSpec alone).
+
+A move request costs one database read: the instance's accepted
+live-migration Migration, which also names the source host.  The source
+compute node's uuid (its root resource provider) is remembered per host
+and proven by the migration's allocations, which must hold it
+(:func:`source_root`); the database is read again only when they do not.
 """
 
 import dataclasses
 
-from nova.compute import task_states
 from nova import context as nova_context
 from nova import objects
+
+from nova_migcompat.scheduler import cache
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,10 +29,12 @@ class LiveMigration:
     #: The consumer that holds the instance's source allocations while it
     #: is being scheduled.
     migration_uuid: str
-    #: The source compute node's uuid: its root resource provider.
-    source_root: str
+    #: The source compute service's host.
+    source_host: str
     #: The instance has PCI devices (host-level strings are required).
     has_pci: bool
+    #: The cell (CellMapping) of the instance.
+    cell: object = dataclasses.field(default=None, compare=False)
 
 
 def _destination_cell(spec_obj):
@@ -107,7 +116,13 @@ def may_have_devices(spec_obj):
 
 
 def find(spec_obj):
-    """The LiveMigration this request schedules, or None."""
+    """The LiveMigration this request schedules, or None.
+
+    An ``accepted`` live-migration Migration of the instance means the
+    conductor is scheduling it: the API refuses every other move while
+    one runs, and the conductor moves the migration out of ``accepted``
+    when scheduling ends either way.
+    """
     cell = _destination_cell(spec_obj)
     if cell is None or not spec_obj.obj_attr_is_set('instance_uuid'):
         return None
@@ -116,20 +131,50 @@ def find(spec_obj):
     # a cell and may belong to a non-admin user.
     ctxt = nova_context.get_admin_context()
     with nova_context.target_cell(ctxt, cell) as cctxt:
-        instance = objects.Instance.get_by_uuid(cctxt, uuid,
-                                                expected_attrs=[])
-        if instance.task_state != task_states.MIGRATING:
-            return None
         migrations = objects.MigrationList.get_by_filters(
             cctxt, {'instance_uuid': uuid,
                     'migration_type': 'live-migration',
                     'status': ['accepted']})
-        if not migrations:
-            return None
-        migration = max(migrations, key=lambda m: m.id)
-        # The migration's source_node is only set after scheduling.
-        node = objects.ComputeNode.get_by_host_and_nodename(
-            cctxt, instance.host, instance.node)
+    if not migrations:
+        return None
+    migration = max(migrations, key=lambda m: m.id)
     return LiveMigration(
         instance_uuid=uuid, migration_uuid=migration.uuid,
-        source_root=node.uuid, has_pci=_has_pci(spec_obj))
+        source_host=migration.source_compute, has_pci=_has_pci(spec_obj),
+        cell=cell)
+
+
+def _read_compute_nodes(migration):
+    ctxt = nova_context.get_admin_context()
+    with nova_context.target_cell(ctxt, migration.cell) as cctxt:
+        nodes = objects.ComputeNodeList.get_all_by_host(
+            cctxt, migration.source_host)
+    return tuple(node.uuid for node in nodes)
+
+
+def source_root(migration, allocations):
+    """The source compute node's uuid, or None without allocations.
+
+    The node of the source host that the migration's allocations hold:
+    remembered per host, read again when the allocations do not hold the
+    remembered one (a node re-created under a new uuid).
+
+    :raises LookupError: no compute node of the source host is in the
+        allocations.
+    """
+    if not allocations:
+        return None
+    key = (getattr(migration.cell, 'uuid', None), migration.source_host)
+    uuids = cache.COMPUTE_NODES.get(key)
+    if uuids is None or not any(uuid in allocations for uuid in uuids):
+        uuids = _read_compute_nodes(migration)
+        if len(cache.COMPUTE_NODES) >= cache.MOST_HOSTS:
+            cache.COMPUTE_NODES.clear()
+        cache.COMPUTE_NODES[key] = uuids
+    held = [uuid for uuid in uuids if uuid in allocations]
+    if len(held) != 1:
+        raise LookupError(
+            'the allocations of migration %s hold %d compute nodes of the '
+            'source host %s' % (migration.migration_uuid, len(held),
+                                migration.source_host))
+    return held[0]

@@ -15,6 +15,7 @@ from oslo_utils import uuidutils
 import pytest
 
 from nova_migcompat import codec
+from nova_migcompat.scheduler import cache
 from nova_migcompat.scheduler import filters as migcompat_filters
 from nova_migcompat.scheduler.filters import migration_compatibility_filter
 from nova_migcompat.scheduler import live_migration
@@ -23,6 +24,19 @@ from tests import samples
 objects.register_all()
 CONF = nova_conf.CONF
 FILTER = migration_compatibility_filter.MigrationCompatibilityFilter
+#: The source compute node (its root provider) of the live migrations
+#: below: the one node of the source host in the database.
+SOURCE_ROOT = uuidutils.generate_uuid()
+
+
+@pytest.fixture(autouse=True)
+def a_fresh_scheduler(monkeypatch):
+    """Empty caches; the cell database knows the source host's node."""
+    cache.clear()
+    monkeypatch.setattr(live_migration, '_read_compute_nodes',
+                        lambda migration: (SOURCE_ROOT,))
+    yield
+    cache.clear()
 
 
 def host_state(i, **attrs):
@@ -171,9 +185,13 @@ class FleetPlacement(object):
             self.content = json.dumps(body).encode()
 
     def __init__(self, migration_uuid, source_pgpu, token):
+        self.urls = []
         self.answers = {
             '/allocations/%s' % migration_uuid: {'allocations': {
-                source_pgpu: {'resources': {'VGPU': 1}}}},
+                SOURCE_ROOT: {'resources': {'VCPU': 1}, 'generation': 3},
+                source_pgpu: {'resources': {'VGPU': 1}, 'generation': 1}}},
+            '/resource_providers/%s/traits' % SOURCE_ROOT: {
+                'traits': [], 'resource_provider_generation': 3},
             '/resource_providers/%s/traits' % source_pgpu: {
                 'traits': [codec.trait(codec.SRC, token)],
                 'resource_provider_generation': 1},
@@ -182,6 +200,7 @@ class FleetPlacement(object):
         }
 
     def get(self, url, version=None):
+        self.urls.append(url)
         return self.Response(self.answers[url])
 
 
@@ -305,11 +324,6 @@ class CountingFleet(FleetPlacement):
         for token in tokens:
             self.answers['/resource_providers?required=%s' % codec.trait(
                 codec.ACC, token)] = {'resource_providers': []}
-        self.urls = []
-
-    def get(self, url, version=None):
-        self.urls.append(url)
-        return super().get(url, version)
 
 
 @pytest.mark.parametrize('policy,kept', [('reject', 0), ('pass', 3)])
@@ -415,6 +429,134 @@ def test_a_failure_to_word_a_rejection_keeps_it_rejected(
         raise UnicodeError('cannot word it')
     monkeypatch.setattr(migration_compatibility_filter._Plan, 'summary',
                         broken)
-    assert list(FILTER().filter_all(hosts, spec)) == []
-    assert any('Cannot word why host host0 was rejected' in r.getMessage()
-               for r in caplog.records)
+    with caplog.at_level(logging.INFO):
+        assert list(FILTER().filter_all(hosts, spec)) == []
+    assert any('Cannot log the summary of the live migration'
+               in r.getMessage() for r in caplog.records)
+
+
+@pytest.fixture
+def options():
+    names = []
+
+    def set_to(**values):
+        for name, value in values.items():
+            CONF.set_override(name, value, 'migcompat')
+            names.append(name)
+    yield set_to
+    for name in names:
+        CONF.clear_override(name, 'migcompat')
+
+
+def accepted_on(monkeypatch, spec, hosts):
+    """A live migration whose string the hosts' devices accept."""
+    migration = live_migration.LiveMigration(
+        spec.instance_uuid, uuidutils.generate_uuid(), 'src', False)
+    monkeypatch.setattr(migration_compatibility_filter.live_migration,
+                        'find', lambda spec_obj: migration)
+    token = codec.encode(samples.NVIDIA_21)
+    client = FleetPlacement(migration.migration_uuid,
+                            uuidutils.generate_uuid(), token)
+    listing = client.answers['/resource_providers?required=%s' % codec.trait(
+        codec.ACC, token)]['resource_providers']
+    for host in hosts:
+        device = uuidutils.generate_uuid()
+        host.allocation_candidates = [{'allocations': {
+            device: {'resources': {'VGPU': 1}},
+            host.uuid: {'resources': {'VCPU': 1}}}}]
+        listing.append({'uuid': device, 'root_provider_uuid': host.uuid,
+                        'name': '%s_pci_0000_81_00_0' % host.host,
+                        'generation': 1, 'links': []})
+    monkeypatch.setattr(migration_compatibility_filter.report,
+                        'report_client_singleton', lambda: client)
+    return client
+
+
+def live_migration_spec():
+    return objects.RequestSpec(instance_uuid=uuidutils.generate_uuid(),
+                               flavor=a_flavor(**{'resources:VGPU': '1'}))
+
+
+def test_a_warm_scheduler_asks_placement_once(monkeypatch, options):
+    options(acceptance_cache_seconds=10)
+    hosts = [host_state(i, uuid=uuidutils.generate_uuid()) for i in range(3)]
+    client = accepted_on(monkeypatch, live_migration_spec(), hosts)
+    assert list(FILTER().filter_all(hosts, live_migration_spec())) == hosts
+    # The allocations, the source device's traits, who accepts its string.
+    assert [url.split('?')[0].split('/')[1] for url in client.urls] == [
+        'allocations', 'resource_providers', 'resource_providers']
+    del client.urls[:]
+    assert list(FILTER().filter_all(hosts, live_migration_spec())) == hosts
+    assert [url.split('/')[1] for url in client.urls] == ['allocations']
+
+
+def test_no_acceptance_cache(monkeypatch, options):
+    # The source traits are still reused while their generation holds
+    # (exact); who accepts is asked every time.
+    options(acceptance_cache_seconds=0)
+    hosts = [host_state(i, uuid=uuidutils.generate_uuid()) for i in range(2)]
+    client = accepted_on(monkeypatch, live_migration_spec(), hosts)
+    for _request in range(2):
+        del client.urls[:]
+        assert list(FILTER().filter_all(hosts,
+                                        live_migration_spec())) == hosts
+    assert len(client.urls) == 2 and '?required=' in client.urls[1]
+
+
+def test_a_source_provider_that_changed_is_read_again(monkeypatch):
+    hosts = [host_state(i, uuid=uuidutils.generate_uuid()) for i in range(2)]
+    client = accepted_on(monkeypatch, live_migration_spec(), hosts)
+    assert list(FILTER().filter_all(hosts, live_migration_spec())) == hosts
+    # The source agent moved to another string (generation 1 -> 2): the
+    # new one is required, and nobody accepts it.
+    [allocations] = [a for url, a in client.answers.items()
+                     if url.startswith('/allocations/')]
+    [device] = [rp for rp, a in allocations['allocations'].items()
+                if 'VGPU' in a['resources']]
+    allocations['allocations'][device]['generation'] = 2
+    newer = codec.encode(samples.NVIDIA_21 + 'x')
+    client.answers['/resource_providers/%s/traits' % device] = {
+        'traits': [codec.trait(codec.SRC, newer)],
+        'resource_provider_generation': 2}
+    client.answers['/resource_providers?required=%s' % codec.trait(
+        codec.ACC, newer)] = {'resource_providers': []}
+    assert list(FILTER().filter_all(hosts, live_migration_spec())) == []
+
+
+def test_a_cached_acceptance_expires(monkeypatch, options):
+    options(acceptance_cache_seconds=10)
+    now = [1000.0]
+    monkeypatch.setattr(cache.ACCEPTING, 'clock', lambda: now[0])
+    hosts = [host_state(i, uuid=uuidutils.generate_uuid()) for i in range(2)]
+    client = accepted_on(monkeypatch, live_migration_spec(), hosts)
+    assert list(FILTER().filter_all(hosts, live_migration_spec())) == hosts
+    # host1's device withdrew its acceptance: still kept within the
+    # window, rejected after it.
+    [listing] = [a['resource_providers'] for url, a in client.answers.items()
+                 if '?required=' in url]
+    del listing[1]
+    now[0] += 9.9
+    assert list(FILTER().filter_all(hosts, live_migration_spec())) == hosts
+    now[0] += 0.2
+    assert list(FILTER().filter_all(hosts, live_migration_spec())) == \
+        hosts[:1]
+
+
+def test_too_many_accepting_providers_names_the_option(
+        monkeypatch, options, on_error, caplog):
+    on_error('reject')
+    options(max_accepting_providers=2)
+    hosts = [host_state(i, uuid=uuidutils.generate_uuid()) for i in range(3)]
+    accepted_on(monkeypatch, live_migration_spec(), hosts)
+    spec = live_migration_spec()
+    with caplog.at_level(logging.ERROR):
+        assert list(FILTER().filter_all(hosts, spec)) == []
+    [error] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert error.exc_info is None
+    message = error.getMessage()
+    assert spec.instance_uuid in message
+    assert 'raise [migcompat]max_accepting_providers' in message
+    assert 'more than 2' in message
+    assert 'on_error=reject: rejecting all hosts' in message
+    options(max_accepting_providers=3)
+    assert list(FILTER().filter_all(hosts, live_migration_spec())) == hosts

@@ -1,5 +1,8 @@
 """What a live migration requires of a destination, from placement data."""
 
+import hypothesis
+from hypothesis import strategies as st
+
 from nova_migcompat import codec
 from nova_migcompat import requirements
 
@@ -122,3 +125,31 @@ def test_host_without_candidates_needs_one_provider_accepting_all():
 def test_a_root_accepting_does_not_stand_in_for_a_device():
     found = acceptance({S1: {'h1'}, S2: {'h1'}}, {'h1': 'h1'})
     assert not judge('h1', [REQ], found).accepts
+
+
+@hypothesis.given(
+    accepting=st.dictionaries(
+        st.sampled_from([S1, S2, SPCI]),
+        st.sets(st.sampled_from(['h1', 'd1', 'd2', 'd3'])), max_size=3),
+    host_level=st.booleans(),
+    candidates=st.lists(
+        st.dictionaries(
+            st.sampled_from(['h1', 'd1', 'd2', 'd3']),
+            st.sampled_from([{'VGPU': 1}, {'VCPU': 1},
+                             {'VGPU': 1, 'VCPU': 1}, {'CUSTOM_X': 1}]),
+            max_size=3),
+        min_size=1, max_size=4))
+def test_the_schedulers_rule_is_judge_hosts(accepting, host_level,
+                                            candidates):
+    reqs = [requirements.Requirement(frozenset(['VGPU']),
+                                     frozenset([S1, S2]), ('s1',))]
+    if host_level:
+        reqs.append(requirements.Requirement(None, frozenset([SPCI]),
+                                             ('sroot',)))
+    found = acceptance(accepting, {rp: 'h1' for rp in ('h1', 'd1', 'd2',
+                                                       'd3')})
+    cands = [candidate(**allocs) for allocs in candidates]
+    kept = requirements.Rule(reqs, found).keep('h1', cands)
+    judgement = judge('h1', reqs, found, cands)
+    assert judgement.accepts == bool(kept)
+    assert (judgement.candidates or []) == kept

@@ -1,6 +1,7 @@
 """Keep only live-migration destinations whose devices accept the source's.
 """
 
+import itertools
 import time
 
 from nova import conf as nova_conf
@@ -11,8 +12,10 @@ from oslo_log import log as logging
 
 from nova_migcompat import codec
 from nova_migcompat import conf as migcompat_conf
+from nova_migcompat import exception
 from nova_migcompat import placement
 from nova_migcompat import requirements
+from nova_migcompat.scheduler import cache
 from nova_migcompat.scheduler import live_migration
 
 LOG = logging.getLogger(__name__)
@@ -72,11 +75,13 @@ class _Plan(object):
     def __init__(self, migration):
         self.migration = migration
         self.requirements = []
-        self.acceptance = requirements.Acceptance({}, {}, {})
+        self.acceptance = requirements.Acceptance({}, {})
+        self.rule = None
         self.error = None
         self.requests = 0
         self.started = time.monotonic()
-        #: host name -> what it does not accept, in rejection order.
+        #: host name -> (its uuid, its candidates, its Judgement or None
+        #: until worded), in rejection order.
         self.rejected = {}
         #: Hosts whose judging failed (logged once each).
         self.failed_hosts = set()
@@ -102,11 +107,46 @@ class _Plan(object):
                          % (where, self._strings(shortfall.tokens)))
         return '; '.join(parts)
 
+    def judgement(self, host):
+        """Why a rejected host was rejected (worked out when worded)."""
+        uuid, candidates, judgement = self.rejected[host]
+        if judgement is None:
+            judgement = requirements.judge_host(
+                uuid, self.requirements, self.acceptance, candidates)
+            self.rejected[host] = (uuid, candidates, judgement)
+        return judgement
+
     def summary(self, judgement):
         """The strings a rejected host does not accept (for the summary)."""
         return 'does not accept %s' % self._strings(
             {token for shortfall in judgement.shortfalls
              for token in shortfall.tokens})
+
+
+def _source_traits(client, allocations):
+    """A provider's traits, from the cache while its generation holds."""
+    def traits_of(rp_uuid):
+        generation = allocations[rp_uuid].get('generation')
+        ours = cache.SOURCE_TRAITS.get(rp_uuid, generation)
+        if ours is None:
+            traits, generation = client.provider_traits(rp_uuid)
+            ours = frozenset(t for t in traits if t.startswith(codec.PREFIX))
+            cache.SOURCE_TRAITS.put(rp_uuid, generation, ours)
+        return ours
+    return traits_of
+
+
+def _accepting(client, token):
+    """The providers accepting ``token``, cached for a few seconds."""
+    seconds = CONF.migcompat.acceptance_cache_seconds
+    found = cache.ACCEPTING.get(token, seconds)
+    if found is not None:
+        return found[0]
+    most = CONF.migcompat.max_accepting_providers
+    listing = client.providers_with_trait(codec.trait(codec.ACC, token),
+                                          most)
+    cache.ACCEPTING.put(token, listing, seconds, most)
+    return listing
 
 
 class MigrationCompatibilityFilter(filters.BaseHostFilter):
@@ -129,8 +169,24 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
             yield from filter_obj_list
             return
         kept = total = 0
+        # The hot loop: a host with candidates costs set membership only.
+        keep = plan.rule.keep if plan.error is None else None
         for host_state in filter_obj_list:
             total += 1
+            candidates = host_state.allocation_candidates
+            if keep is not None and candidates:
+                try:
+                    found = keep(host_state.uuid, candidates)
+                except Exception:
+                    found = None
+                if found:
+                    host_state.allocation_candidates = found
+                    kept += 1
+                    yield host_state
+                    continue
+                if found is not None:
+                    self._reject(host_state, plan, candidates)
+                    continue
             if self._passes(host_state, plan):
                 kept += 1
                 yield host_state
@@ -188,8 +244,9 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
                 report.report_client_singleton())
             allocations = client.allocations(migration.migration_uuid)
             plan.requirements = requirements.source_requirements(
-                allocations, lambda rp: client.provider_traits(rp)[0],
-                migration.source_root, migration.has_pci)
+                allocations, _source_traits(client, allocations),
+                live_migration.source_root(migration, allocations),
+                migration.has_pci)
             if not plan.requirements:
                 LOG.debug('Instance %s has no tracked devices: every host '
                           'passes', instance_uuid)
@@ -207,7 +264,17 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
                           CONF.migcompat.on_error, _verb())
             else:
                 plan.acceptance = requirements.find_accepting(
-                    client, plan.requirements)
+                    client, plan.requirements, _accepting)
+                plan.rule = requirements.Rule(plan.requirements,
+                                              plan.acceptance)
+        except exception.TooManyProviders as e:
+            plan.error = e
+            LOG.error('Placement lists more resource providers accepting a '
+                      'source string of instance %s than the filter reads '
+                      '(%s): raise [migcompat]max_accepting_providers above '
+                      'the number of devices that accept it; '
+                      '[migcompat]on_error=%s: %s hosts', instance_uuid, e,
+                      CONF.migcompat.on_error, _verb())
         except Exception as e:
             plan.error = e
             LOG.exception('Cannot work out the device compatibility needs '
@@ -252,32 +319,44 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
 
     def _compatible(self, host_state, plan):
         candidates = getattr(host_state, 'allocation_candidates', None)
-        judgement = requirements.judge_host(
-            host_state.uuid, plan.requirements, plan.acceptance, candidates)
-        if judgement.accepts:
-            if judgement.candidates is not None:
-                host_state.allocation_candidates = judgement.candidates
-            return True
-        # Rejected.  Wording why must never change that.
-        try:
-            plan.rejected[host_state.host] = plan.summary(judgement)
-            if LOG.isEnabledFor(logging.DEBUG):
+        judgement = None
+        if candidates:
+            kept = plan.rule.keep(host_state.uuid, candidates)
+            if kept:
+                host_state.allocation_candidates = kept
+                return True
+        else:
+            # No candidates (placement gave none): judged by its providers.
+            judgement = requirements.judge_host(
+                host_state.uuid, plan.requirements, plan.acceptance)
+            if judgement.accepts:
+                return True
+        self._reject(host_state, plan, candidates, judgement)
+        return False
+
+    @staticmethod
+    def _reject(host_state, plan, candidates, judgement=None):
+        plan.rejected[host_state.host] = (host_state.uuid, candidates,
+                                          judgement)
+        if LOG.isEnabledFor(logging.DEBUG):
+            # Wording why must never change the verdict.
+            try:
                 LOG.debug('Host %s rejected for the live migration of '
                           'instance %s: %s', host_state.host,
                           plan.migration.instance_uuid,
-                          plan.reason(judgement))
-        except Exception:
-            LOG.exception('Cannot word why host %s was rejected',
-                          getattr(host_state, 'host', None))
-        return False
+                          plan.reason(plan.judgement(host_state.host)))
+            except Exception:
+                LOG.exception('Cannot word why host %s was rejected',
+                              getattr(host_state, 'host', None))
 
     @staticmethod
     def _log_summary(plan, kept, total):
         if not LOG.isEnabledFor(logging.INFO):
             return
         by_reason = {}
-        for host, reason in list(plan.rejected.items())[:SUMMARY_HOSTS]:
-            by_reason.setdefault(reason, []).append(host)
+        for host in list(itertools.islice(plan.rejected, SUMMARY_HOSTS)):
+            by_reason.setdefault(plan.summary(plan.judgement(host)),
+                                 []).append(host)
         rejected = '; '.join('%s: %s' % (', '.join(sorted(hosts)), reason)
                              for reason, hosts in by_reason.items())
         more = len(plan.rejected) - SUMMARY_HOSTS

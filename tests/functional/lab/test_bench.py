@@ -12,26 +12,42 @@ def test_bench_small(tmp_path):
     output = tmp_path / 'bench.json'
     result = subprocess.run(
         [sys.executable, '-m', 'migcompat_lab.bench', '--hosts', '10,40',
+         '--accepting-hosts', '12',
          '--devices', '4', '--catalogs', '6', '--incompatible', '2',
          '--output', str(output)],
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads(output.read_text())
 
+    assert [(row['fleet'], row['hosts']) for row in data['filter']] == [
+        ('mixed', 10), ('mixed', 40), ('accepting', 12)]
     for row in data['filter']:
         live = row['live_migration']
-        # Hosts 0 and 1 of every 4 accept on both pGPUs / the first one.
-        assert row['expected_kept'] == sum(
-            1 for i in range(row['hosts']) if i % 4 < 2)
-        assert row['expected_candidates'] == sum(
-            (2, 1, 0, 0)[i % 4] for i in range(row['hosts']))
-        for name in ('with_filter', 'filter_alone'):
+        if row['fleet'] == 'mixed':
+            # Hosts 0 and 1 of every 4 accept on both pGPUs / the first.
+            assert row['expected_kept'] == sum(
+                1 for i in range(row['hosts']) if i % 4 < 2)
+            assert row['expected_candidates'] == sum(
+                (2, 1, 0, 0)[i % 4] for i in range(row['hosts']))
+        else:
+            assert row['expected_kept'] == row['hosts']
+            assert row['expected_candidates'] == 2 * row['hosts']
+        # The accepting pGPUs, and the source's own.
+        assert row['listing']['providers'] == \
+            row['expected_candidates'] + 1 == live['memory']['providers']
+        for name in ('with_filter', 'filter_alone', 'filter_cold'):
             assert live[name]['kept'] == row['expected_kept']
             assert live[name]['candidates_kept'] == \
                 row['expected_candidates']
-            assert live[name]['placement_requests'] == 3
-        assert live['default_chain']['kept'] == row['hosts']
-        assert live['default_chain']['placement_requests'] == 0
+        # Cold: the allocations, the source pGPU's traits, who accepts
+        # its string; warm: the allocations only.
+        assert live['filter_cold']['placement_requests'] == 3
+        assert live['filter_alone']['placement_requests'] == 1
+        assert live['with_filter']['placement_requests'] == 1
+        assert live['memory']['peak_mib'] >= live['memory']['kept_mib'] > 0
+        for name in ('default_chain', 'noop_alone'):
+            assert live[name]['kept'] == row['hosts']
+            assert live[name]['placement_requests'] == 0
         for kind in ('cold_migration', 'boot'):
             for figures in row[kind].values():
                 assert figures['kept'] == row['hosts']

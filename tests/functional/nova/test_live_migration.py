@@ -8,6 +8,7 @@ The weigher prefers old, then major, then newer, so stock Nova always
 tries an incompatible host first.
 """
 
+import fixtures
 from nova.tests.functional.api import client
 
 from migcompat_lab import cloud
@@ -196,3 +197,52 @@ class TwoVGPUTests(cloud.CloudTestBase):
         self.assertEqual('both', self.host_of(server))
         self.assertIn('rejected partial: does not accept %r'
                       % cloud.vgpu_string('2.2'), self.stdlog.logger.output)
+
+
+class LargeAcceptanceListingTests(cloud.CloudTestBase):
+    """Every destination device accepts: the longest answer placement gives.
+
+    Scaled down: the client's whole-answer bound (16 MiB, which about
+    18,900 accepting providers pass) is lowered to 4 KiB, below this
+    fleet's listing of 8 accepting pGPUs and above every other answer.
+    """
+
+    WEIGHTS = {'b': 100, 'a': 50, 'c': 10, 'src': 0}
+
+    def setUp(self):
+        super().setUp()
+        self.start_host('src', ('2.1', '2.1'))
+        self.start_host('a', ('2.3', '2.2'))
+        self.start_host('b', ('2.2', '2.3'))
+        self.start_host('c', ('2.1', '2.3'))
+        self.report()
+        token = codec.encode(cloud.vgpu_string('2.1'))
+        listing = self.placement.get(
+            '/resource_providers?required=%s'
+            % codec.trait(codec.ACC, token), version='1.23')
+        self.assertEqual(8, len(listing.body['resource_providers']))
+        self.assertGreater(len(listing.content), 4096)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_migcompat.placement.MAX_RESPONSE_BYTES', 4096))
+
+    def test_migrates_when_the_listing_passes_the_response_bound(self):
+        server = self.boot('src')
+        self._live_migrate(server, 'completed')
+        self.assertEqual('b', self.host_of(server))
+        self.assertIn('Live migration of instance %s: kept 3 of 3 hosts'
+                      % server['id'], self.stdlog.logger.output)
+
+    def test_more_accepting_providers_than_configured(self):
+        self.flags(max_accepting_providers=7, group='migcompat')
+        server = self.boot('src')
+        self.scheduling_attempts = 0
+        try:
+            self._live_migrate(server, 'error')
+        except client.OpenStackApiException as e:
+            self.assertIn('NoValidHost', str(e))
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
+        log = self.stdlog.logger.output
+        self.assertIn('raise [migcompat]max_accepting_providers above the '
+                      'number of devices that accept it', log)
+        self.assertIn('placement lists 8 providers, more than 7', log)
