@@ -361,13 +361,14 @@ Related options:
 The most resource providers accepting one source string that the filter
 reads from placement in one answer.
 
-Each accepting device provider takes about 0.9 KiB of placement's answer
-while it is read, and about 0.2 KiB of the scheduler's memory while its
-list is cached (``[migcompat]acceptance_cache_seconds``).  The default
-covers 250,000 hosts with two accepting devices each: about 440 MiB read
-and 100 MiB cached for one string at the limit.  When placement lists more,
-the live migration follows ``[migcompat]on_error`` and the error names this
-option.
+Each accepting device provider takes about 0.9 KiB of placement's answer,
+which a scheduler process reads with about twice its size in memory, and
+0.2 KiB while its list is cached (``[migcompat]acceptance_cache_seconds``);
+100,000 accepting providers: an 85 MiB answer, read with 190 MiB, 20 MiB
+cached.  The default covers 250,000 hosts with two accepting devices each
+(at the limit, a 420 MiB answer, 100 MiB cached).  When placement lists
+more, the live migration follows ``[migcompat]on_error`` and the error
+names this option.  Cached lists hold this many providers in all.
 
 Possible values:
 
