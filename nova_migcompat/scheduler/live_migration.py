@@ -120,8 +120,11 @@ def find(spec_obj):
 
     An ``accepted`` live-migration Migration of the instance means the
     conductor is scheduling it: the API refuses every other move while
-    one runs, and the conductor moves the migration out of ``accepted``
-    when scheduling ends either way.
+    one runs, the conductor sets it to ``error`` when the live migration
+    fails before the source compute takes it, and the source compute sets
+    it to ``preparing`` when it does.  (One left ``accepted`` by a
+    conductor that died makes a later move of the instance follow the
+    live-migration rules: fewer hosts, never more.)
     """
     cell = _destination_cell(spec_obj)
     if cell is None or not spec_obj.obj_attr_is_set('instance_uuid'):
