@@ -134,7 +134,10 @@ class ReportClientTransport(object):
         except ks_exc.ClientException as e:
             raise exception.PlacementUnavailable(
                 '%s %s: placement unreachable: %s' % (method, url, e))
-        self.last_modified = resp.headers.get('Last-Modified')
+        # Nova's report client answers with requests' responses; tests and
+        # other callers may give responses without headers.
+        self.last_modified = getattr(resp, 'headers', {}).get(
+            'Last-Modified')
         return resp.status_code, resp.content or b''
 
 
