@@ -467,8 +467,9 @@ class Reporter(object):
             tree = self._own_tree(providers, root['uuid'])
             if tree is None:
                 raise exception.PlacementError(
-                    'the provider tree of %s (%s) changed while it was '
-                    'read' % (self.nodename, root['uuid']))
+                    'provider %s (%s) is not a root provider, or its tree '
+                    'changed while it was read' % (self.nodename,
+                                                   root['uuid']))
             self._root_uuid = root['uuid']
         self._note_listing(tree, modified, sent, self.monotonic())
         return tree

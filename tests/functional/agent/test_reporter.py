@@ -764,3 +764,23 @@ def test_a_foreign_write_is_repaired_within_one_cycle(
     assert ours(placement_api.traits(rp)) == published
     if change == 'add':
         assert 'CUSTOM_FAST' in placement_api.traits(rp)
+
+
+def test_a_renamed_root_is_left_for_the_one_named_after_the_node(
+        placement_api, steady, placement_clock):
+    tree, reporter = steady
+    placement_clock.advance(60)
+    for name, rp in tree.items():
+        body = {'name': 'retired-' + name}
+        if rp != tree['node-a']:
+            body['parent_provider_uuid'] = tree['node-a']
+        placement_api.ok('PUT', '/resource_providers/%s' % rp, body)
+    new_tree = placement_api.create_compute('node-a', PGPUS)
+    report = reporter.run_cycle()
+    assert report.ok
+    # The remembered uuid lists a root named otherwise: looked up by name.
+    assert report.requests == 3 + 1 + 3 + 2 + 2
+    for address in PGPUS:
+        assert ours(placement_api.traits(
+            new_tree[pgpu('node-a', address)])) == {src(NVIDIA_21),
+                                                    acc(NVIDIA_21)}
