@@ -64,6 +64,8 @@ class AdapterTransport(object):
     def __init__(self, adapter, deadline=None):
         self.adapter = adapter
         self.deadline = deadline or DEFAULT_DEADLINE
+        #: The ``Last-Modified`` header of the last response, or None.
+        self.last_modified = None
 
     def send(self, method, url, body, microversion,
              limit=MAX_RESPONSE_BYTES):
@@ -72,6 +74,7 @@ class AdapterTransport(object):
         if body is not None:
             kwargs['json'] = body
         deadline = time.monotonic() + self.deadline
+        self.last_modified = None
         try:
             resp = self.adapter.request(url, method, **kwargs)
         except ks_exc.ClientException as e:
@@ -93,6 +96,7 @@ class AdapterTransport(object):
                 '%s %s: reading the response failed: %s' % (method, url, e))
         finally:
             resp.close()
+        self.last_modified = resp.headers.get('Last-Modified')
         return resp.status_code, data
 
     def _late(self, method, url):
@@ -132,17 +136,24 @@ class ReportClientTransport(object):
 
     def __init__(self, report_client):
         self.report_client = report_client
+        #: The ``Last-Modified`` header of the last response, or None.
+        self.last_modified = None
 
     def send(self, method, url, body, microversion,
              limit=MAX_RESPONSE_BYTES):
         if method != 'GET':
             raise ValueError('the scheduler side of nova-migcompat only '
                              'reads placement (%s %s)' % (method, url))
+        self.last_modified = None
         try:
             resp = self.report_client.get(url, version=microversion)
         except ks_exc.ClientException as e:
             raise exception.PlacementUnavailable(
                 '%s %s: placement unreachable: %s' % (method, url, e))
+        # Nova's report client answers with requests' responses; tests and
+        # other callers may give responses without headers.
+        self.last_modified = getattr(resp, 'headers', {}).get(
+            'Last-Modified')
         return resp.status_code, resp.content or b''
 
 
@@ -259,9 +270,21 @@ class PlacementClient(object):
 
     def providers_in_tree(self, root_uuid):
         """Every provider of the tree rooted at ``root_uuid``."""
-        url = '/resource_providers?in_tree=%s' % root_uuid
+        return self.provider_tree(root_uuid)[0]
+
+    def provider_tree(self, uuid):
+        """``(providers, Last-Modified)`` of the tree that holds ``uuid``.
+
+        Every provider of the tree (empty when placement has no provider
+        ``uuid``), and the response's ``Last-Modified`` header as sent:
+        placement (1.15 and later) gives the newest ``updated_at`` or
+        ``created_at`` of the listed providers, to the second; None when
+        the transport or the answer has none.
+        """
+        url = '/resource_providers?in_tree=%s' % parse.quote(uuid, safe='')
         _, body = self._request('GET', url)
-        return self._list(body, 'resource_providers', url)
+        modified = getattr(self._transport, 'last_modified', None)
+        return self._list(body, 'resource_providers', url), modified
 
     def provider_traits(self, uuid):
         """``(set of trait names, generation)`` of a provider."""

@@ -22,10 +22,11 @@ import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
+from migcompat_lab.bench import fleet_rate  # noqa: E402
 from migcompat_lab.bench import reporter_cost  # noqa: E402
 from migcompat_lab.bench import summary  # noqa: E402
 
-PARTS = 'abcd'
+PARTS = 'abcde'
 #: Hosts of one benchmark fleet at most.
 MAX_HOSTS = 100000
 
@@ -69,7 +70,8 @@ def main(argv=None):
         '(a) filter cost per live-migration scheduling request against '
         "Nova's default filter chain, (b) the same for other requests, "
         '(c) a reporting cycle, (d) one live migration end to end, stock '
-        'Nova vs. the filter.')
+        'Nova vs. the filter, (e) the agents\' request rate on placement, '
+        'fleet-wide (from part c\'s counts).')
     parser.add_argument('--parts', default=PARTS,
                         help='Which parts to run (default: %(default)s).')
     parser.add_argument('--hosts', type=_sizes, default=[10, 100, 1000,
@@ -131,6 +133,10 @@ def main(argv=None):
     if 'd' in args.parts:
         log('(d) live migration end to end')
         results['end_to_end'] = end_to_end.run(args.incompatible, log=log)
+    if 'e' in args.parts:
+        log('(e) fleet-wide agent request rate')
+        results['fleet_rate'] = fleet_rate.run(results.get('reporter'),
+                                               log=log)
     results['seconds'] = time.monotonic() - started
     with open(args.output, 'w') as f:
         json.dump(results, f, indent=2, sort_keys=True)

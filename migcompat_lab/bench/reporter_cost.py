@@ -4,12 +4,19 @@ A host with D physical GPUs (one reported mdev type each, so D devices and
 D+1 providers) on a FUSE-emulated sysfs whose ``migration_version`` writes
 succeed or fail with ``EINVAL`` like a vendor driver, real Placement, and a
 fleet catalog of C strings (other hosts' ``CUSTOM_MIGCOMPAT_SRC_*``
-traits).  Measured: the first cycle (publishing), and the steady state
-(nothing changed: reads only), in time, placement requests and writes,
-target-side checks and kernel (``migration_version``) writes; the baseline
-is the same host's device discovery alone (reading every device's string
-from sysfs), in the same run.  In a steady state the agent reuses its own
-recorded verdicts: no check, no kernel write.
+traits).  Measured: the first cycle (publishing), the cycles after it
+that read back what it wrote, and the steady state (nothing changed: reads
+only), in time, placement reads and writes, target-side checks and kernel
+(``migration_version``) writes; the baseline is the same host's device
+discovery alone (reading every device's string from sysfs), in the same
+run.  In a steady state the agent reuses its own recorded verdicts: no
+check, no kernel write.
+
+Cycles are one agent interval apart: the agent's monotonic clock is moved
+by :data:`INTERVAL`, and a little over a second of real time passes
+between two cycles so that placement's clock (``Last-Modified`` headers,
+to the second) leaves the second of the previous cycle, as it does in an
+interval.
 """
 
 import os
@@ -34,6 +41,16 @@ LOCAL_VERSIONS = ('2.1', '2.3')
 MAX_DEVICES = 256
 #: Publishing cycles at most (each checks up to max_checks_per_cycle).
 MAX_FIRST_CYCLES = 100
+#: Seconds between two cycles, for the agent ([migcompat]interval).
+INTERVAL = 60
+#: Real seconds between two cycles: placement's clock leaves the second.
+PAUSE = 1.05
+#: Cycles after publishing until a steady one, at most.
+MAX_AFTER_CYCLES = 5
+
+
+#: Placement requests of a steady cycle: the tree and the catalog.
+STEADY_READS = 2
 
 
 def _address(i):
@@ -76,7 +93,24 @@ def _kernel_writes(fs):
     return len([w for w in fs.writes() if w['op'] == 'write'])
 
 
+class IntervalClock(object):
+    """The agent's monotonic clock, one interval further every cycle."""
+
+    def __init__(self):
+        self.offset = 0.0
+
+    def __call__(self):
+        return time.monotonic() + self.offset
+
+    def next_cycle(self):
+        time.sleep(PAUSE)
+        self.offset += INTERVAL - PAUSE
+
+
 def _cycle(reporter, fs):
+    clock = getattr(reporter, 'monotonic', None)
+    if isinstance(clock, IntervalClock):
+        clock.next_cycle()
     before = _kernel_writes(fs)
     started = time.perf_counter()
     report = reporter.run_cycle()
@@ -108,6 +142,7 @@ def _measure(side, devices, catalog_size, steady_runs=3):
             try:
                 reporter = reporter_mod.Reporter(
                     conf, placement.PlacementClient.from_conf(conf))
+                reporter.monotonic = IntervalClock()
                 discovery = []
                 for _run in range(steady_runs):
                     started = time.perf_counter()
@@ -126,6 +161,15 @@ def _measure(side, devices, catalog_size, steady_runs=3):
                               totals[1] + first.writes,
                               totals[2] + first.kernel_writes]
                 first.requests, first.writes, first.kernel_writes = totals
+                # What the last publishing cycle wrote is read back until
+                # placement proves it unchanged: then the cycles are
+                # steady (2 reads).
+                after = []
+                while len(after) < MAX_AFTER_CYCLES:
+                    report, _seconds = _cycle(reporter, fs)
+                    if report.requests == STEADY_READS:
+                        break
+                    after.append(report)
                 steady = [_cycle(reporter, fs)
                           for _run in range(steady_runs)]
             finally:
@@ -145,7 +189,14 @@ def _measure(side, devices, catalog_size, steady_runs=3):
                   'writes': first.writes, 'checks': first.checks,
                   'kernel_writes': first.kernel_writes,
                   'ratio_to_discovery': first_s / discovery_s},
-        'steady': {'seconds': steady_s, 'requests': last.requests,
+        'after_publishing': {
+            'cycles': len(after),
+            'requests': [r.requests for r in after],
+            'reads': [r.reads for r in after],
+            'writes': [r.writes for r in after]},
+        'steady': {'seconds': steady_s,
+                   'requests': max(r.requests for r, _s in steady),
+                   'reads': max(r.reads for r, _s in steady),
                    'writes': max(r.writes for r, _s in steady),
                    'checks': max(r.checks for r, _s in steady),
                    'kernel_writes': max(r.kernel_writes for r, _s in steady),
@@ -163,13 +214,16 @@ def run(devices=(8, 64), catalogs=(10, 100), log=print):
                 row = _measure(side, count, size)
             results.append(row)
             log('  %2d devices, %3d strings: discovery %.3f s; first cycles '
-                '%.2f s (%d requests, %d writes, %d kernel writes), steady '
-                '%.3f s = %.2fx discovery (%d requests, %d writes, %d '
-                'kernel writes)'
+                '%.2f s (%d requests, %d writes, %d kernel writes), then '
+                '%s requests (reading back), steady %.3f s = %.2fx '
+                'discovery (%d reads, %d writes, %d kernel writes)'
                 % (count, size, row['discovery_s'], row['first']['seconds'],
                    row['first']['requests'], row['first']['writes'],
-                   row['first']['kernel_writes'], row['steady']['seconds'],
+                   row['first']['kernel_writes'],
+                   '+'.join(str(n) for n in
+                            row['after_publishing']['requests']) or 'no',
+                   row['steady']['seconds'],
                    row['steady']['ratio_to_discovery'],
-                   row['steady']['requests'], row['steady']['writes'],
+                   row['steady']['reads'], row['steady']['writes'],
                    row['steady']['kernel_writes']))
     return results

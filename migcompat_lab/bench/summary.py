@@ -83,17 +83,35 @@ def reporter_table(rows):
     return _grid(
         ['Devices', 'Strings', 'Discovery (ms)', 'First cycles',
          'First cycles (s)',
-         'First requests', 'First kernel writes', 'Steady cycle (ms)',
-         'Steady requests', 'Steady writes', 'Steady checks',
+         'First requests', 'First kernel writes', 'Reading back',
+         'Steady cycle (ms)',
+         'Steady reads', 'Steady writes', 'Steady checks',
          'Steady kernel writes', 'Steady / discovery'],
         [[r['devices'], r['catalog'], _ms(r['discovery_s'] * 1000),
           r['first']['cycles'], '%.2f' % r['first']['seconds'],
           r['first']['requests'],
-          r['first']['kernel_writes'], _ms(r['steady']['seconds'] * 1000),
-          r['steady']['requests'], r['steady']['writes'],
+          r['first']['kernel_writes'],
+          ' + '.join(str(n) for n in r['after_publishing']['requests'])
+          or '-',
+          _ms(r['steady']['seconds'] * 1000),
+          r['steady']['reads'], r['steady']['writes'],
           r['steady']['checks'], r['steady']['kernel_writes'],
           '%.2f' % r['steady']['ratio_to_discovery']]
          for r in rows])
+
+
+def fleet_rate_table(result):
+    intervals = result['intervals']
+    names = {'steady': 'steady',
+             'publishing': 'publishing (every host in one interval)',
+             'after_publishing': 'after publishing (reading back)'}
+    return _grid(
+        ['State', 'Requests a cycle', 'Hosts'] +
+        ['Requests/s at %d s' % i for i in intervals],
+        [[names[r['state']], '%g' % r['requests_per_cycle'],
+          '{:,}'.format(r['hosts'])] +
+         ['%.0f' % r['per_second'][str(i)] for i in intervals]
+         for r in result['rates']])
 
 
 def end_to_end_table(rows):
@@ -126,4 +144,12 @@ def render(results):
         parts += ['(d) One live migration, 1 compatible + N incompatible '
                   'destinations preferred by the weigher:',
                   end_to_end_table(results['end_to_end'])]
+    if 'fleet_rate' in results:
+        r = results['fleet_rate']
+        parts += ['(e) The agents\' requests to placement, fleet-wide '
+                  '(hosts of %d pGPUs, %d providers; measured per cycle '
+                  'in part c with %d strings; at most hosts x requests / '
+                  '[migcompat]interval):'
+                  % (r['devices'], r['providers'], r['catalog']),
+                  fleet_rate_table(r)]
     return '\n\n'.join(parts)

@@ -3,9 +3,9 @@
 One cycle (:meth:`Reporter.run_cycle`):
 
 1. discover the local devices and their strings;
-2. find the compute node's root provider by name, and its tree; map each
-   mdev parent to Nova's physical GPU provider by name, PCI functions to
-   the root provider;
+2. list the compute node's provider tree (by the root provider's uuid
+   once known, else by its name); map each mdev parent to Nova's physical
+   GPU provider by name, PCI functions to the root provider;
 3. read the fleet's catalog: every ``CUSTOM_MIGCOMPAT_SRC_*`` trait some
    provider has, decoded (listed in parts when one listing would pass the
    client's response bound);
@@ -24,15 +24,18 @@ One cycle (:meth:`Reporter.run_cycle`):
    retrying on a conflict; providers left without devices lose our traits;
 7. optionally delete our traits that no provider has any more.
 
-In a steady state a cycle only reads: no kernel write, and 3 placement
-requests (the root provider, its tree, the catalog); a provider's traits
-are read again only when its generation moved.
+In a steady state (nothing changed) a cycle only reads: no kernel write,
+and 2 placement requests (the tree, the catalog).  A provider's traits are
+read again only when placement cannot prove them unchanged: see
+:meth:`Reporter._traits`.  After a change (ours or anyone's) the tree's
+traits are read in the next two cycles, then the cycles are steady again.
 """
 
 import collections
 import dataclasses
 import os
 import socket
+import time
 import typing
 
 from oslo_log import log as logging
@@ -50,9 +53,13 @@ LOG = logging.getLogger(__name__)
 
 #: Attempts to write one provider's traits when others write concurrently.
 WRITE_ATTEMPTS = 4
-#: Seconds the traits of a provider, known from our last read or write,
-#: are trusted while its generation is unchanged (see Reporter._traits).
-KNOWN_TRAITS_SECONDS = 600
+#: Seconds (of the agent's monotonic clock) a tree listing's
+#: ``Last-Modified`` header must have stood before the next listing that
+#: relies on it (see Reporter._traits): one second for the header's
+#: resolution, and up to two seconds either way between the clocks of
+#: placement's API hosts.  At most the shortest ``[migcompat]interval``,
+#: so that it costs no cycle.
+SETTLE_SECONDS = 5
 
 _PRODUCERS = (device_mod.MDEV_TYPE, device_mod.MDEV, device_mod.PCI)
 _TARGETS = (device_mod.MDEV_TYPE, device_mod.PCI)
@@ -109,6 +116,29 @@ class CycleReport:
     def ok(self):
         return self.failure is None
 
+    @property
+    def reads(self):
+        """Placement requests that only read."""
+        return self.requests - self.writes
+
+
+@dataclasses.dataclass
+class _Listing:
+    """What one listing of the tree showed, and since when."""
+
+    #: Uuids of the tree's providers.
+    uuids: frozenset
+    #: Its ``Last-Modified`` header (None: placement did not send one).
+    modified: typing.Optional[str]
+    #: Listings made so far by this reporter, this one included.
+    number: int
+    #: Monotonic time the first of the listings in a row with this header
+    #: (and these uuids) was received.
+    since: float
+    #: Placement's clock had passed the header's second when this listing
+    #: was served, so any later change moves the header.
+    settled: bool
+
 
 class Reporter(object):
     """Reports one host's devices to placement.
@@ -140,8 +170,16 @@ class Reporter(object):
             record = record_mod.VerdictRecord.load(
                 path, conf.migcompat.nodename, conf.migcompat.recheck_age)
         self.record = record
-        #: provider uuid -> (traits, generation, when) as last read or
-        #: written.
+        #: The agent's monotonic clock (tests move it with placement's).
+        self.monotonic = time.monotonic
+        #: The compute node's root provider uuid, once found by name.
+        self._root_uuid = None
+        #: The last listing of the tree (a :class:`_Listing`).
+        self._listing = None
+        #: The traits known at the last listing carry over to this one.
+        self._unchanged = False
+        #: provider uuid -> (traits, generation, number of the listing
+        #: after which they were read or proven unchanged).
         self._known_traits = {}
 
     # Local state -------------------------------------------------------
@@ -367,7 +405,8 @@ class Reporter(object):
                                                    producer.token)
                 catalog.setdefault(producer.token, producer.device.string)
 
-    def _tree(self):
+    def _find_root(self):
+        """The compute node's root provider, by name."""
         root = self.client.find_provider(self.nodename)
         if root is None and self.nodename == socket.gethostname():
             # The default: libvirt may report the FQDN as the hostname.
@@ -385,29 +424,120 @@ class Reporter(object):
                 'nova-compute running on this host, and is '
                 '[migcompat]nodename its hypervisor hostname (see '
                 '"openstack hypervisor list")?' % self.nodename)
-        tree = self.client.providers_in_tree(root['uuid'])
-        return {rp['name']: rp for rp in tree}
+        return root
+
+    def _own_tree(self, providers, root_uuid):
+        """``{name: provider}`` if ``root_uuid`` is our root in the listing.
+
+        None when the listing is empty (no such provider any more), or the
+        provider ``root_uuid`` is not named after this node or is not a
+        root (renamed, or moved under another provider).
+        """
+        for rp in providers:
+            if rp.get('uuid') == root_uuid:
+                if rp.get('name') == self.nodename and \
+                        rp.get('root_provider_uuid') == root_uuid and \
+                        rp.get('parent_provider_uuid') is None:
+                    return {p['name']: p for p in providers}
+                return None
+        return None
+
+    def _tree(self):
+        """The compute node's provider tree: ``{name: provider}``.
+
+        One request in a steady state: the tree listed by the root's uuid
+        found in an earlier cycle.  When that uuid no longer lists this
+        node's root (deleted, re-created under a new uuid, renamed), the
+        root is looked up by name again.
+        """
+        tree = None
+        if self._root_uuid is not None:
+            sent = self.monotonic()
+            providers, modified = self.client.provider_tree(self._root_uuid)
+            tree = self._own_tree(providers, self._root_uuid)
+            if tree is None:
+                LOG.info('Provider %s is no longer the root provider %s: '
+                         'looking it up by name', self._root_uuid,
+                         self.nodename)
+                self._root_uuid = None
+        if tree is None:
+            root = self._find_root()
+            sent = self.monotonic()
+            providers, modified = self.client.provider_tree(root['uuid'])
+            tree = self._own_tree(providers, root['uuid'])
+            if tree is None:
+                raise exception.PlacementError(
+                    'provider %s (%s) is not a root provider, or its tree '
+                    'changed while it was read' % (self.nodename,
+                                                   root['uuid']))
+            self._root_uuid = root['uuid']
+        self._note_listing(tree, modified, sent, self.monotonic())
+        return tree
+
+    def _note_listing(self, tree, modified, sent, received):
+        """Tell whether the tree's traits known before carry over.
+
+        They do when the tree has the same providers and the same
+        ``Last-Modified`` header as at the previous listing, and that
+        listing was settled (see :meth:`_traits`).
+        """
+        uuids = frozenset(rp['uuid'] for rp in tree.values())
+        last = self._listing
+        same = (last is not None and modified is not None and
+                last.uuids == uuids and last.modified == modified)
+        since = last.since if same else received
+        self._unchanged = same and last.settled
+        self._listing = _Listing(
+            uuids=uuids, modified=modified,
+            number=(last.number + 1) if last else 1, since=since,
+            settled=modified is not None and
+            sent - since >= SETTLE_SECONDS)
 
     def _traits(self, rp):
         """A provider's ``(traits, generation)``.
 
-        Read again only when the provider's generation (in the tree
-        listing) moved since we last read or wrote its traits: placement
-        bumps it on every change of the provider, so an equal generation
-        proves the traits we know are its traits.  Except for a provider
+        Read again unless placement proves them unchanged since we read
+        them: the tree listed with the same providers and the same
+        ``Last-Modified`` header as at the previous listing, this
+        provider with the generation we know, and our traits read (or
+        proven unchanged) after that listing.  The header is the newest
+        ``updated_at``/``created_at`` of the tree's providers; placement
+        updates ``updated_at`` with every generation bump, and a provider
         deleted and created again with the same uuid (a compute node's
-        root), whose generation starts again from 0: what we know is read
-        again after :data:`KNOWN_TRAITS_SECONDS` whatever the generation.
+        root: Nova keeps its uuid in ``compute_id``) has a new
+        ``created_at``, so the header moves even when its generation,
+        starting again from 0, comes back to the one we know.  When the
+        header or the providers changed, every provider of the tree is
+        read again: the header does not say which one moved, and another
+        provider's change may hide such a re-creation.
+
+        The header has a resolution of one second: a change made in the
+        same second as the change the header shows does not move it.  So
+        the previous listing must also have been *settled*: its header
+        stood since a listing at least :data:`SETTLE_SECONDS` earlier,
+        hence placement's clock had left the header's second when it
+        served the previous listing, and any change since then has a later
+        time.  After a change the tree's traits are therefore read in two
+        cycles (the one that sees the header move, and the next).  What
+        remains assumed: placement's API hosts stamp ``updated_at`` with
+        clocks within two seconds of each other.  A transport or a
+        placement that sends no ``Last-Modified`` header gets every
+        provider's traits read in every cycle.
         """
-        now = self.record.clock()
-        known = self._known_traits.get(rp['uuid'])
-        if known is not None and rp.get('generation') is not None and \
-                known[1] == rp['generation'] and \
-                0 <= now - known[2] < KNOWN_TRAITS_SECONDS:
+        uuid = rp['uuid']
+        number = self._listing.number
+        known = self._known_traits.get(uuid)
+        if self._unchanged and known is not None and \
+                rp.get('generation') is not None and \
+                known[1] == rp['generation'] and known[2] == number - 1:
+            self._known_traits[uuid] = (known[0], known[1], number)
             return set(known[0]), known[1]
-        current, generation = self.client.provider_traits(rp['uuid'])
-        self._known_traits[rp['uuid']] = (frozenset(current), generation,
-                                          now)
+        return self._read_traits(uuid)
+
+    def _read_traits(self, uuid):
+        current, generation = self.client.provider_traits(uuid)
+        self._known_traits[uuid] = (frozenset(current), generation,
+                                    self._listing.number)
         return current, generation
 
     def _write(self, rp, plan, verdicts, report, created):
@@ -436,11 +566,12 @@ class Reporter(object):
                 LOG.info('Provider %s changed while we wrote its traits; '
                          're-reading', rp['name'])
                 report.writes += 1
-                self._known_traits.pop(uuid, None)
-                current, generation = self.client.provider_traits(uuid)
+                current, generation = self._read_traits(uuid)
                 continue
-            self._known_traits[uuid] = (frozenset(traits), generation,
-                                        self.record.clock())
+            # What we wrote is read back in the next cycle: our write
+            # moved the header, and placement does not tell whether only
+            # our write moved it.
+            self._known_traits.pop(uuid, None)
             report.writes += 1
             report.changed.append(rp['name'])
             LOG.info('Provider %s: %d nova-migcompat traits published '

@@ -9,9 +9,11 @@ placement API.
 """
 
 import contextlib
+import datetime
 import os
 import uuid
 
+from oslo_utils import timeutils
 from placement import deploy
 from placement.tests.functional.fixtures import placement as placement_fx
 import pytest
@@ -171,12 +173,39 @@ class Clock(object):
         return self.now
 
 
+class PlacementClock(Clock):
+    """The agent's clock and placement's, moved together by the test.
+
+    Placement stamps ``updated_at`` and ``created_at`` with oslo.utils'
+    ``timeutils.utcnow``: it returns this clock's time, which stands
+    still until the test moves it (``advance``), as if every request came
+    within the same second; the agent's record and monotonic clock read
+    the same time.
+    """
+
+    def advance(self, seconds):
+        self.now += seconds
+
+    def utcnow(self, with_timezone=False):
+        moment = datetime.datetime.fromtimestamp(self.now,
+                                                 datetime.timezone.utc)
+        return moment if with_timezone else moment.replace(tzinfo=None)
+
+
+@pytest.fixture
+def placement_clock(monkeypatch):
+    clock = PlacementClock()
+    monkeypatch.setattr(timeutils, 'utcnow', clock.utcnow)
+    return clock
+
+
 @pytest.fixture
 def make_reporter(agent_conf):
     """make_reporter(nodename, emulated_fs, clock=None, **options).
 
     A Reporter with its verdict record in the test's own state directory;
-    ``clock`` replaces the record's clock.
+    ``clock`` replaces the record's clock and the reporter's monotonic
+    clock.
     """
     def make(nodename, fs, client_class=placement.PlacementClient,
              clock=None, **options):
@@ -187,6 +216,9 @@ def make_reporter(agent_conf):
                 os.path.join(conf.migcompat.state_path,
                              record_mod.FILE_NAME),
                 nodename, conf.migcompat.recheck_age, clock=clock)
-        return reporter.Reporter(conf, client_class.from_conf(conf),
+        made = reporter.Reporter(conf, client_class.from_conf(conf),
                                  record=record)
+        if clock is not None:
+            made.monotonic = clock
+        return made
     return make

@@ -40,7 +40,7 @@ def pgpu(node, address):
 
 
 @pytest.fixture
-def two_hosts(placement_api, emulated_sysfs, make_reporter):
+def two_hosts(placement_api, emulated_sysfs, make_reporter, placement_clock):
     trees = {}
     reporters = {}
     for node, example in (('node-a', 'nvidia-a'), ('node-b', 'nvidia-b')):
@@ -48,7 +48,7 @@ def two_hosts(placement_api, emulated_sysfs, make_reporter):
         placement_api.add_traits(trees[node][node], 'HW_CPU_X86_AVX2',
                                  'CUSTOM_RACK_7')
         fs = emulated_sysfs(example)
-        reporters[node] = make_reporter(node, fs)
+        reporters[node] = make_reporter(node, fs, clock=placement_clock)
         reporters[node].fs = fs
     return trees, reporters
 
@@ -63,8 +63,10 @@ def published(placement_api, emulated_sysfs, make_reporter):
     return tree, fs, reporter
 
 
-def test_publish_from_scratch_then_steady_state(placement_api, two_hosts):
+def test_publish_from_scratch_then_steady_state(placement_api, two_hosts,
+                                                placement_clock):
     trees, reporters = two_hosts
+    placement_clock.advance(60)
     first_a = reporters['node-a'].run_cycle()
     first_b = reporters['node-b'].run_cycle()
     assert first_a.ok and first_b.ok
@@ -80,19 +82,34 @@ def test_publish_from_scratch_then_steady_state(placement_api, two_hosts):
     # Nothing on the roots: these hosts have no PCI functions to report.
     assert ours(placement_api.traits(trees['node-a']['node-a'])) == set()
     # a learns b's string on its next cycle, and refuses it (2.1 < 2.3).
+    placement_clock.advance(60)
     second_a = reporters['node-a'].run_cycle()
     assert second_a.ok and second_a.writes == 0
     assert second_a.verdicts[pgpu('node-a', PGPUS[0])] == {
         codec.encode(NVIDIA_21): 'accepts',
         codec.encode(NVIDIA_23): 'refuses'}
-    steady_b = reporters['node-b'].run_cycle()
-    assert steady_b.writes == 0 and steady_b.changed == []
-    # Steady state: find root, tree, catalog; the providers' generations
-    # in the tree prove their traits unchanged since we wrote them.
-    assert second_a.requests == steady_b.requests == 3
-    # First cycle: the same reads, then per pGPU one PUT of its traits,
-    # and each new trait created once (a: 2 new traits; b: 2 new + the
-    # ACC of a's string).
+    second_b = reporters['node-b'].run_cycle()
+    assert second_b.writes == 0 and second_b.changed == []
+    # Our writes moved the tree's Last-Modified header: the tree (by the
+    # root's uuid now), the catalog, and the traits of the 3 providers
+    # read back; once more in the next cycle (the header's second may not
+    # have been over when it was listed); then steady: the tree and the
+    # catalog only, however long the traits stay as they are.
+    placement_clock.advance(60)
+    third = [reporters[node].run_cycle() for node in ('node-a', 'node-b')]
+    assert [r.requests for r in (second_a, second_b)] == [2 + 3, 2 + 3]
+    assert [r.requests for r in third] == [2 + 3, 2 + 3]
+    for _cycle in range(3):
+        placement_clock.advance(600)
+        steady = [reporters[node].run_cycle() for node in ('node-a',
+                                                           'node-b')]
+        assert all(r.ok and r.writes == 0 for r in steady)
+        assert [r.requests for r in steady] == [2, 2]
+        assert [r.reads for r in steady] == [2, 2]
+    # First cycle: the root by name, its tree, the catalog, the traits of
+    # the 3 providers, then per pGPU one PUT of its traits, and each new
+    # trait created once (a: 2 new traits; b: 2 new + the ACC of a's
+    # string).
     assert first_a.requests == 6 + 2 + 2
     assert first_a.writes == 4
     assert first_b.requests == 6 + 2 + 3
@@ -523,20 +540,31 @@ def test_unlistable_sysfs_deletes_nothing(
 
 def test_default_nodename_falls_back_to_the_fqdn(placement_api,
                                                  emulated_sysfs,
-                                                 make_reporter, monkeypatch):
+                                                 make_reporter, monkeypatch,
+                                                 placement_clock):
     # libvirt reported the FQDN: nova named the providers after it.
     tree = placement_api.create_compute('node-a.example.org', PGPUS)
     monkeypatch.setattr(reporter_mod.socket, 'gethostname',
                         lambda: 'node-a')
     monkeypatch.setattr(reporter_mod.socket, 'getfqdn',
                         lambda: 'node-a.example.org')
-    reporter = make_reporter('node-a', emulated_sysfs('nvidia-a'))
-    assert reporter.run_cycle().ok
+    reporter = make_reporter('node-a', emulated_sysfs('nvidia-a'),
+                             clock=placement_clock)
+    placement_clock.advance(60)
+    first = reporter.run_cycle()
+    assert first.ok
+    # Two lookups by name (the host name, then the FQDN), the tree, the
+    # catalog, 3 providers' traits, 2 traits created and 2 written.
+    assert first.requests == 4 + 3 + 4
     assert ours(placement_api.traits(
         tree[pgpu('node-a.example.org', PGPUS[0])])) == {src(NVIDIA_21),
                                                          acc(NVIDIA_21)}
-    # Found once: later cycles look the FQDN up directly.
-    assert reporter.run_cycle().requests == 3
+    # Found once: later cycles list the tree by the root's uuid.
+    for _cycle in range(2):
+        placement_clock.advance(60)
+        assert reporter.run_cycle().requests == 2 + 3
+    placement_clock.advance(60)
+    assert reporter.run_cycle().requests == 2
 
 
 def test_unreadable_device_of_an_excluded_type_is_ignored(
@@ -580,31 +608,179 @@ def test_unattributable_unreadable_device_keeps_every_string(
         assert src(NVIDIA_23) in placement_api.traits(rp)
 
 
-def test_a_provider_recreated_with_its_uuid_is_read_again(
-        placement_api, emulated_sysfs, make_reporter):
-    # Nova re-creates a compute node's root provider with the same uuid;
-    # its generation starts from 0 again and may reach the one the agent
-    # knows.  What the agent knows is then read again after a while.
-    tree = placement_api.create_compute('node-a')
-    root = tree['node-a']
-    fs = emulated_sysfs('sriov-vf')
-    clock = Clock()
-    reporter = make_reporter('node-a', fs, clock=clock)
-    assert reporter.run_cycle().ok
+def _steady(reporter, clock):
+    """Publish, then 2 more cycles a minute apart; return the last one.
+
+    The cycle after publishing reads back what it wrote, the next one
+    makes sure the header's second was over (see Reporter._traits): the
+    next cycle is steady.
+    """
+    for _cycle in range(3):
+        clock.advance(60)
+        report = reporter.run_cycle()
+        assert report.ok, report.failure
+    return report
+
+
+@pytest.fixture
+def steady(placement_api, emulated_sysfs, make_reporter, placement_clock):
+    """node-a (nvidia-a) published, then steady: (tree, reporter)."""
+    tree = placement_api.create_compute('node-a', PGPUS)
+    reporter = make_reporter('node-a', emulated_sysfs('nvidia-a'),
+                             clock=placement_clock)
+    _steady(reporter, placement_clock)
+    return tree, reporter
+
+
+@pytest.fixture
+def steady_root(placement_api, emulated_sysfs, make_reporter,
+                placement_clock):
+    """node-a, a root with no children, published and steady.
+
+    Its SR-IOV VFs publish on the root: (root uuid, our traits, reporter).
+    """
+    root = placement_api.create_compute('node-a')['node-a']
+    reporter = make_reporter('node-a', emulated_sysfs('sriov-vf'),
+                             clock=placement_clock)
+    _steady(reporter, placement_clock)
     published = ours(placement_api.traits(root))
     assert published
-    generation = placement_api.ok(
-        'GET', '/resource_providers/%s' % root)['generation']
+    return root, published, reporter
+
+
+def generation(placement_api, rp):
+    return placement_api.ok('GET', '/resource_providers/%s' % rp)[
+        'generation']
+
+
+def recreate_with_same_uuid(placement_api, root, known_generation):
+    """Nova re-creating a compute node's root (its uuid in compute_id).
+
+    Its generation starts again from 0; someone else's traits bring it to
+    the one the agent knows.
+    """
     placement_api.delete_provider(root)
     placement_api.ok('POST', '/resource_providers',
                      {'name': 'node-a', 'uuid': root})
-    # Someone else's traits, until the generation is the one known.
-    while placement_api.ok('GET', '/resource_providers/%s'
-                           % root)['generation'] < generation:
-        placement_api.add_traits(root, 'CUSTOM_OTHER')
+    while generation(placement_api, root) < known_generation:
+        placement_api.add_traits(
+            root, 'CUSTOM_OTHER_%d' % generation(placement_api, root))
+    assert generation(placement_api, root) == known_generation
     assert ours(placement_api.traits(root)) == set()
-    assert reporter.run_cycle().ok
-    clock.now += reporter_mod.KNOWN_TRAITS_SECONDS
+
+
+def test_a_steady_cycle_reads_the_tree_and_the_catalog(steady,
+                                                       placement_clock):
+    _tree, reporter = steady
+    # Within and far beyond the 600 s after which the traits used to be
+    # read again whatever the generations.
+    for seconds in (60, 540, 600, 3600, 86400):
+        placement_clock.advance(seconds)
+        report = reporter.run_cycle()
+        assert report.ok
+        assert (report.requests, report.reads, report.writes) == (2, 2, 0)
+
+
+def test_a_root_recreated_with_its_uuid_is_republished(
+        placement_api, steady_root, placement_clock):
+    root, published, reporter = steady_root
+    known = generation(placement_api, root)
+    placement_clock.advance(60)
+    recreate_with_same_uuid(placement_api, root, known)
+    placement_clock.advance(60)
+    report = reporter.run_cycle()
+    assert report.ok and report.changed == ['node-a']
+    assert ours(placement_api.traits(root)) == published
+    assert 'CUSTOM_OTHER_0' in placement_api.traits(root)
+
+
+def test_a_root_recreated_in_the_second_of_a_change_is_republished(
+        placement_api, steady_root, placement_clock):
+    # The Last-Modified header counts seconds: a change made in the second
+    # of the change it shows does not move it.
+    root, published, reporter = steady_root
+    placement_clock.advance(60)
+    placement_api.add_traits(root, 'CUSTOM_RACK_7')
+    # The agent lists the tree within that second, and reads the traits.
+    report = reporter.run_cycle()
+    assert report.ok and report.writes == 0 and report.requests == 3
+    # Still within that second: the root is re-created with its uuid and
+    # brought to the generation the agent knows.
+    recreate_with_same_uuid(placement_api, root,
+                            generation(placement_api, root))
+    placement_clock.advance(60)
+    report = reporter.run_cycle()
+    assert report.ok and report.changed == ['node-a']
+    assert ours(placement_api.traits(root)) == published
+
+
+def test_a_root_recreated_under_a_new_uuid_is_found_by_name(
+        placement_api, steady, placement_clock):
+    tree, reporter = steady
+    published = {name: ours(placement_api.traits(rp))
+                 for name, rp in tree.items()}
+    for name in sorted(tree, reverse=True):
+        placement_api.delete_provider(tree[name])
+    placement_clock.advance(60)
+    new_tree = placement_api.create_compute('node-a', PGPUS)
+    assert not set(new_tree.values()) & set(tree.values())
     report = reporter.run_cycle()
     assert report.ok
-    assert ours(placement_api.traits(root)) == published
+    assert sorted(report.changed) == sorted(pgpu('node-a', a)
+                                            for a in PGPUS)
+    assert {name: ours(placement_api.traits(rp))
+            for name, rp in new_tree.items()} == published
+    # The old root's tree (empty), the root by name, its tree, the
+    # catalog, 3 providers' traits; per pGPU its 2 traits created (they
+    # exist: no-ops) and written.
+    assert report.requests == 3 + 1 + 3 + 2 + 2
+    # Then the new tree is listed by its uuid.
+    _steady(reporter, placement_clock)
+    placement_clock.advance(60)
+    report = reporter.run_cycle()
+    assert report.providers == 3 and report.requests == 2
+
+
+@pytest.mark.parametrize('change', ['withdraw', 'add'])
+def test_a_foreign_write_is_repaired_within_one_cycle(
+        placement_api, steady, placement_clock, change):
+    tree, reporter = steady
+    rp = tree[pgpu('node-a', PGPUS[0])]
+    published = ours(placement_api.traits(rp))
+    placement_clock.advance(60)
+    body = placement_api.ok('GET', '/resource_providers/%s/traits' % rp)
+    if change == 'withdraw':
+        traits = set(body['traits']) - {acc(NVIDIA_21)}
+    else:
+        traits = set(body['traits']) | {acc(NVIDIA_23), 'CUSTOM_FAST'}
+        for name in (acc(NVIDIA_23), 'CUSTOM_FAST'):
+            placement_api.ok('PUT', '/traits/%s' % name)
+    placement_api.ok('PUT', '/resource_providers/%s/traits' % rp,
+                     {'traits': sorted(traits),
+                      'resource_provider_generation':
+                          body['resource_provider_generation']})
+    report = reporter.run_cycle()
+    assert report.ok and report.changed == [pgpu('node-a', PGPUS[0])]
+    assert ours(placement_api.traits(rp)) == published
+    if change == 'add':
+        assert 'CUSTOM_FAST' in placement_api.traits(rp)
+
+
+def test_a_renamed_root_is_left_for_the_one_named_after_the_node(
+        placement_api, steady, placement_clock):
+    tree, reporter = steady
+    placement_clock.advance(60)
+    for name, rp in tree.items():
+        body = {'name': 'retired-' + name}
+        if rp != tree['node-a']:
+            body['parent_provider_uuid'] = tree['node-a']
+        placement_api.ok('PUT', '/resource_providers/%s' % rp, body)
+    new_tree = placement_api.create_compute('node-a', PGPUS)
+    report = reporter.run_cycle()
+    assert report.ok
+    # The remembered uuid lists a root named otherwise: looked up by name.
+    assert report.requests == 3 + 1 + 3 + 2 + 2
+    for address in PGPUS:
+        assert ours(placement_api.traits(
+            new_tree[pgpu('node-a', address)])) == {src(NVIDIA_21),
+                                                    acc(NVIDIA_21)}

@@ -56,7 +56,13 @@ def test_bench_small(tmp_path):
     (cycle,) = data['reporter']
     assert cycle['found_devices'] == 4 and cycle['providers'] == 5
     assert cycle['first']['writes'] > 0
+    # The cycles after publishing read back every provider's traits, the
+    # last cycle to write moved the tree's Last-Modified header; then a
+    # steady cycle reads the tree and the catalog only.
+    assert cycle['after_publishing']['requests'] == [2 + 5, 2 + 5]
+    assert cycle['after_publishing']['writes'] == [0, 0]
     assert cycle['steady']['writes'] == 0
+    assert cycle['steady']['reads'] == cycle['steady']['requests'] == 2
     # The first cycle asks every device about every string; then the
     # recorded verdicts are reused: no check, no kernel write.
     assert cycle['first']['checks'] == 4 * 6
@@ -66,6 +72,19 @@ def test_bench_small(tmp_path):
     # 2.1 devices accept 2.0 and 2.1; 2.3 devices also 2.2 and 2.3; the
     # catalog of 6 holds 2.1, 2.3, 2.0 and three other majors.
     assert cycle['accepted'] == 2 * 2 + 2 * 3
+
+    fleet = data['fleet_rate']
+    # Part (c) measured 4 pGPUs: part (e) measured a 2-pGPU host itself.
+    assert fleet['devices'] == 2 and fleet['providers'] == 3
+    assert fleet['steady_reads'] == 2 and fleet['steady_writes'] == 0
+    rates = {(r['state'], r['hosts']): r for r in fleet['rates']}
+    assert rates['steady', 10000]['per_second'] == {
+        '60': 2 * 10000 / 60, '120': 2 * 10000 / 120,
+        '300': 2 * 10000 / 300, '600': 2 * 10000 / 600}
+    assert rates['steady', 1000]['per_second']['60'] == 2 * 1000 / 60
+    assert rates['after_publishing', 1000]['requests_per_cycle'] == 2 + 3
+    assert rates['publishing', 1000]['requests_per_cycle'] == \
+        fleet['first_requests'] / fleet['first_cycles'] > 2 + 3
 
     (e2e,) = data['end_to_end']
     assert e2e['stock']['final_host'].startswith('bad-')
@@ -78,6 +97,7 @@ def test_bench_small(tmp_path):
     out = result.stdout
     assert '(a) A live-migration scheduling request' in out
     assert '(d) One live migration' in out
+    assert "(e) The agents' requests to placement, fleet-wide" in out
     assert 'Figures written to %s' % output in out
 
 
@@ -86,7 +106,7 @@ def test_bench_refuses_bad_arguments():
         [sys.executable, '-m', 'migcompat_lab.bench', '--parts', 'ax'],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert "--parts: letters of 'abcd', got 'ax'" in result.stderr
+    assert "--parts: letters of 'abcde', got 'ax'" in result.stderr
 
 
 def test_bench_refuses_sizes_it_cannot_make():
