@@ -269,6 +269,12 @@ class Rule(object):
         self._needs = [(req.resource_classes,
                         acceptance.accepting_all(req.tokens))
                        for req in requirements if not req.host_level]
+        if not self._host and len(self._needs) == 1 and \
+                len(self._needs[0][0]) == 1:
+            # The common case (one device resource class, no PCI): the
+            # same rule with a dictionary lookup in place of set algebra.
+            (resource_class,), accepting = self._needs[0]
+            self.keep = _keeper(resource_class, accepting)
 
     def keep(self, host_uuid, candidates):
         """The candidates that meet every requirement (empty: none).
@@ -281,6 +287,24 @@ class Rule(object):
         needs = self._needs
         return [candidate for candidate in candidates
                 if _meets(candidate, needs)]
+
+
+def _keeper(resource_class, accepting):
+    """:meth:`Rule.keep` for one device resource class and nothing else."""
+    def keep(host_uuid, candidates):
+        kept = []
+        for candidate in candidates:
+            allocated = False
+            for rp, allocation in candidate['allocations'].items():
+                if resource_class in allocation['resources']:
+                    if rp not in accepting:
+                        break
+                    allocated = True
+            else:
+                if allocated:
+                    kept.append(candidate)
+        return kept
+    return keep
 
 
 def judge_host(host_uuid, requirements, acceptance, candidates=None):
@@ -315,7 +339,10 @@ def judge_host(host_uuid, requirements, acceptance, candidates=None):
     kept = None
     if candidates is not None and not shortfalls:
         device_reqs = [req for req in requirements if not req.host_level]
-        kept = Rule(device_reqs, acceptance).keep(host_uuid, candidates)
+        needs = [(req.resource_classes, acceptance.accepting_all(req.tokens))
+                 for req in device_reqs]
+        kept = [candidate for candidate in candidates
+                if _meets(candidate, needs)]
         if not kept:
             # Why, from the first candidate (the one placement preferred).
             for req in device_reqs:

@@ -132,6 +132,7 @@ def test_a_root_accepting_does_not_stand_in_for_a_device():
         st.sampled_from([S1, S2, SPCI]),
         st.sets(st.sampled_from(['h1', 'd1', 'd2', 'd3'])), max_size=3),
     host_level=st.booleans(),
+    classes=st.sampled_from([('VGPU',), ('VGPU', 'CUSTOM_X')]),
     candidates=st.lists(
         st.dictionaries(
             st.sampled_from(['h1', 'd1', 'd2', 'd3']),
@@ -139,9 +140,10 @@ def test_a_root_accepting_does_not_stand_in_for_a_device():
                              {'VGPU': 1, 'VCPU': 1}, {'CUSTOM_X': 1}]),
             max_size=3),
         min_size=1, max_size=4))
-def test_the_schedulers_rule_is_judge_hosts(accepting, host_level,
+def test_the_schedulers_rule_is_judge_hosts(accepting, host_level, classes,
                                             candidates):
-    reqs = [requirements.Requirement(frozenset(['VGPU']),
+    # One resource class without PCI strings takes Rule's short way.
+    reqs = [requirements.Requirement(frozenset(classes),
                                      frozenset([S1, S2]), ('s1',))]
     if host_level:
         reqs.append(requirements.Requirement(None, frozenset([SPCI]),

@@ -1,7 +1,6 @@
 """Keep only live-migration destinations whose devices accept the source's.
 """
 
-import itertools
 import time
 
 from nova import conf as nova_conf
@@ -81,8 +80,12 @@ class _Plan(object):
         self.requests = 0
         self.started = time.monotonic()
         #: host name -> (its uuid, its candidates, its Judgement or None
-        #: until worded), in rejection order.
+        #: until worded), of the first SUMMARY_HOSTS rejected hosts.
         self.rejected = {}
+        #: Hosts rejected on their merits.
+        self.rejections = 0
+        #: Whether every rejected host is logged (asked once per request).
+        self.debug = LOG.isEnabledFor(logging.DEBUG)
         #: Hosts whose judging failed (logged once each).
         self.failed_hosts = set()
 
@@ -108,7 +111,7 @@ class _Plan(object):
         return '; '.join(parts)
 
     def judgement(self, host):
-        """Why a rejected host was rejected (worked out when worded)."""
+        """Why one of the first rejected hosts was rejected."""
         uuid, candidates, judgement = self.rejected[host]
         if judgement is None:
             judgement = requirements.judge_host(
@@ -166,35 +169,43 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
     def filter_all(self, filter_obj_list, spec_obj):
         plan = self._new_plan(spec_obj)
         if plan is None:
-            yield from filter_obj_list
-            return
-        kept = total = 0
-        # The hot loop: a host with candidates costs set membership only.
-        keep = plan.rule.keep if plan.error is None else None
-        for host_state in filter_obj_list:
-            total += 1
-            candidates = host_state.allocation_candidates
-            if keep is not None and candidates:
-                try:
-                    found = keep(host_state.uuid, candidates)
-                except Exception:
-                    found = None
-                if found:
-                    host_state.allocation_candidates = found
-                    kept += 1
-                    yield host_state
-                    continue
-                if found is not None:
-                    self._reject(host_state, plan, candidates)
-                    continue
-            if self._passes(host_state, plan):
-                kept += 1
-                yield host_state
+            return filter_obj_list
+        passed, total = self._judge_all(filter_obj_list, plan)
         try:
-            self._log_summary(plan, kept, total)
+            self._log_summary(plan, len(passed), total)
         except Exception:
             LOG.exception('Cannot log the summary of the live migration of '
                           'instance %s', plan.migration.instance_uuid)
+        return passed
+
+    def _judge_all(self, hosts, plan):
+        """``(the hosts that pass, how many were judged)``.
+
+        The hot loop: a host with allocation candidates costs set
+        membership only (:class:`~nova_migcompat.requirements.Rule`); the
+        rest, and any host whose judging fails, go the long way.
+        """
+        passed = []
+        total = 0
+        keep = plan.rule.keep if plan.error is None else None
+        for host_state in hosts:
+            total += 1
+            found = None
+            if keep is not None:
+                try:
+                    candidates = host_state.allocation_candidates
+                    if candidates:
+                        found = keep(host_state.uuid, candidates)
+                except Exception:
+                    found = None
+            if found:
+                host_state.allocation_candidates = found
+                passed.append(host_state)
+            elif found is not None:
+                self._reject(host_state, plan, candidates)
+            elif self._passes(host_state, plan):
+                passed.append(host_state)
+        return passed, total
 
     def host_passes(self, host_state, spec_obj):
         plan = getattr(spec_obj, _PLAN_ATTR, _UNSET)
@@ -336,15 +347,21 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
 
     @staticmethod
     def _reject(host_state, plan, candidates, judgement=None):
-        plan.rejected[host_state.host] = (host_state.uuid, candidates,
-                                          judgement)
-        if LOG.isEnabledFor(logging.DEBUG):
+        plan.rejections += 1
+        if len(plan.rejected) < SUMMARY_HOSTS:
+            plan.rejected[host_state.host] = (host_state.uuid, candidates,
+                                              judgement)
+        if plan.debug:
             # Wording why must never change the verdict.
             try:
+                if judgement is None:
+                    judgement = requirements.judge_host(
+                        host_state.uuid, plan.requirements, plan.acceptance,
+                        candidates)
                 LOG.debug('Host %s rejected for the live migration of '
                           'instance %s: %s', host_state.host,
                           plan.migration.instance_uuid,
-                          plan.reason(plan.judgement(host_state.host)))
+                          plan.reason(judgement))
             except Exception:
                 LOG.exception('Cannot word why host %s was rejected',
                               getattr(host_state, 'host', None))
@@ -354,12 +371,12 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
         if not LOG.isEnabledFor(logging.INFO):
             return
         by_reason = {}
-        for host in list(itertools.islice(plan.rejected, SUMMARY_HOSTS)):
+        for host in list(plan.rejected):
             by_reason.setdefault(plan.summary(plan.judgement(host)),
                                  []).append(host)
         rejected = '; '.join('%s: %s' % (', '.join(sorted(hosts)), reason)
                              for reason, hosts in by_reason.items())
-        more = len(plan.rejected) - SUMMARY_HOSTS
+        more = plan.rejections - len(plan.rejected)
         LOG.info('Live migration of instance %s: kept %d of %d hosts (%d '
                  'placement requests, %.1f ms)%s%s',
                  plan.migration.instance_uuid, kept, total, plan.requests,
