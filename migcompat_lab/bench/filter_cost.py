@@ -387,6 +387,10 @@ def _measure(side, size, kind='mixed'):
     fleet = Fleet(side, size, FLEETS[kind])
     states = fleet.host_states()
     load_s = time.perf_counter() - started
+    # The services were seen up when the HostStates were made: they stay
+    # up (ComputeFilter, whose servicegroup driver reads this when the
+    # filter is made) however long the runs take.
+    side.flags(service_down_time=86400)
     managers = {
         'default_chain': _manager(side, DEFAULT_FILTERS),
         'noop_alone': _manager(side, [NOOP]),
@@ -395,9 +399,6 @@ def _measure(side, size, kind='mixed'):
     }
     # Warm: the cached acceptance outlives the runs.
     side.flags(acceptance_cache_seconds=3600, group='migcompat')
-    # The services were seen up when the HostStates were made: they stay
-    # up (ComputeFilter) however long the runs take.
-    side.flags(service_down_time=86400)
     counter = _Counter()
     repeat = _repeat(size)
     requests = {
