@@ -360,8 +360,7 @@ def _memory(body, url):
 
 
 def _repeat(size):
-    return 20 if size <= 100 else 10 if size <= 1000 else 5 \
-        if size <= 10000 else 3
+    return 20 if size <= 100 else 10 if size <= 1000 else 3
 
 
 def run(sizes, accepting_sizes=(), log=print):
