@@ -136,24 +136,17 @@ class ReportClientTransport(object):
 
     def __init__(self, report_client):
         self.report_client = report_client
-        #: The ``Last-Modified`` header of the last response, or None.
-        self.last_modified = None
 
     def send(self, method, url, body, microversion,
              limit=MAX_RESPONSE_BYTES):
         if method != 'GET':
             raise ValueError('the scheduler side of nova-migcompat only '
                              'reads placement (%s %s)' % (method, url))
-        self.last_modified = None
         try:
             resp = self.report_client.get(url, version=microversion)
         except ks_exc.ClientException as e:
             raise exception.PlacementUnavailable(
                 '%s %s: placement unreachable: %s' % (method, url, e))
-        # Nova's report client answers with requests' responses; tests and
-        # other callers may give responses without headers.
-        self.last_modified = getattr(resp, 'headers', {}).get(
-            'Last-Modified')
         return resp.status_code, resp.content or b''
 
 
@@ -267,10 +260,6 @@ class PlacementClient(object):
         url = '/resource_providers'
         _, body = self._request('GET', url)
         return self._list(body, 'resource_providers', url)
-
-    def providers_in_tree(self, root_uuid):
-        """Every provider of the tree rooted at ``root_uuid``."""
-        return self.provider_tree(root_uuid)[0]
 
     def provider_tree(self, uuid):
         """``(providers, Last-Modified)`` of the tree that holds ``uuid``.
