@@ -97,6 +97,15 @@ def _cloud_args(p):
                    help='the agents\' interval (s)')
 
 
+def _stop(infra):
+    """Stop everything, saying how long it took and what is left alive."""
+    t = time.monotonic()
+    left = infra.stop()
+    print('stopped in %.1fs%s' % (
+        time.monotonic() - t,
+        '; left alive: %s' % left if left else ''), file=sys.stderr)
+
+
 def run_cloud(args):
     from migcompat_lab.multicloud import nova
     infra = infra_mod.Infra(rundir=args.rundir, logdir=args.logdir,
@@ -124,11 +133,7 @@ def run_cloud(args):
         print('start failed: %s' % e, file=sys.stderr)
         status = 1
     finally:
-        t = time.monotonic()
-        left = infra.stop()
-        print('stopped in %.1fs%s' % (
-            time.monotonic() - t,
-            '; left alive: %s' % left if left else ''), file=sys.stderr)
+        _stop(infra)
     return status
 
 
@@ -189,11 +194,7 @@ def main(argv=None):
         print('start failed: %s' % e, file=sys.stderr)
         return 1
     finally:
-        t = time.monotonic()
-        left = infra.stop()
-        print('stopped in %.1fs%s' % (
-            time.monotonic() - t,
-            '; left alive: %s' % left if left else ''), file=sys.stderr)
+        _stop(infra)
     return 0
 
 
