@@ -334,7 +334,7 @@ class PlacementClient(object):
             error = self._error('GET', url, status,
                                 self._decode('GET', url, status, data))
             if error.status == 400 and 'Invalid trait' in str(error):
-                return {}
+                return ProviderRoots()
             raise error
         return listed_roots(data, url, most)
 
@@ -361,12 +361,38 @@ class PlacementClient(object):
         return True
 
 
+class ProviderRoots(dict):
+    """``{provider uuid: its root provider uuid}``, as placement listed them.
+
+    :meth:`by_root` gives the other way round, worked out once per listing
+    (the scheduler keeps a listing for many requests).
+    """
+
+    #: A tree's providers are a tuple up to this many (faster to search than
+    #: a set, and a quarter of its size), then a frozenset.
+    TUPLE_MOST = 8
+    _by_root = None
+
+    def by_root(self):
+        """``{root uuid: the listed providers of that tree}``."""
+        index = self._by_root
+        if index is None:
+            grouped = {}
+            for rp, root in self.items():
+                grouped.setdefault(root, []).append(rp)
+            index = {root: (tuple(rps) if len(rps) <= self.TUPLE_MOST
+                            else frozenset(rps))
+                     for root, rps in grouped.items()}
+            self._by_root = index
+        return index
+
+
 def listed_roots(data, url, most):
-    """``{uuid: root provider uuid}`` of a provider listing's body.
+    """The :class:`ProviderRoots` of a provider listing's body.
 
     :raises TooManyProviders: it lists more than ``most``.
     """
-    found = {}
+    found = ProviderRoots()
     for rp in _listed_providers(data, url):
         if not isinstance(rp, dict) or not isinstance(rp.get('uuid'), str):
             raise exception.PlacementError(

@@ -9,15 +9,19 @@ A destination provider meets a requirement when it has the
 Device requirements are per resource class: every provider that a
 destination allocation candidate allocates those classes from must accept
 every string of the source providers of the same classes (a two-vGPU
-instance needs both strings accepted).  PCI functions are tracked at host
-granularity (see :mod:`nova_migcompat.agent.provider_names`): the destination's
-root provider must accept every string of the source's root provider.
+instance needs both strings accepted), and be in the destination's own
+provider tree: the state moves into a device of the destination host, so
+a provider of another tree (a sharing provider) never accepts for it.  PCI
+functions are tracked at host granularity (see
+:mod:`nova_migcompat.agent.provider_names`): the destination's root
+provider must accept every string of the source's root provider.
 """
 
 import dataclasses
 import typing
 
 from nova_migcompat import codec
+from nova_migcompat import placement
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,51 +94,56 @@ class Acceptance:
 
     #: token -> the exact string.
     strings: dict
-    #: token -> the providers with its ACC trait: a mapping of each
-    #: provider's uuid to its root provider's uuid (a set is accepted when
-    #: ``roots`` gives the roots).
+    #: token -> the providers with its ACC trait: a
+    #: :class:`~nova_migcompat.placement.ProviderRoots` (a mapping or a set
+    #: of uuids is accepted, a set with ``roots`` giving the roots).
     accepting: dict
     #: provider uuid -> its root provider uuid, for ``accepting`` sets.
     roots: dict = dataclasses.field(default_factory=dict)
-    #: token -> root uuid -> its accepting providers, built on first use.
-    _on_host: dict = dataclasses.field(default_factory=dict, init=False,
-                                       repr=False)
-    #: frozenset of tokens -> the providers accepting every one of them.
-    _all: dict = dataclasses.field(default_factory=dict, init=False,
-                                   repr=False)
+    #: frozenset of tokens -> root uuid -> the providers of that tree
+    #: accepting every one of them.
+    _trees: dict = dataclasses.field(default_factory=dict, init=False,
+                                     repr=False)
 
     def __post_init__(self):
         for token, providers in list(self.accepting.items()):
+            if isinstance(providers, placement.ProviderRoots):
+                continue
             if not isinstance(providers, dict):
-                self.accepting[token] = {rp: self.roots.get(rp)
-                                         for rp in providers}
+                providers = {rp: self.roots.get(rp) for rp in providers}
+            self.accepting[token] = placement.ProviderRoots(providers)
 
     def on_host(self, token, host_uuid):
         """The providers of one host with the ACC trait of ``token``."""
-        index = self._on_host.get(token)
-        if index is None:
-            index = self._on_host[token] = {}
-            for rp, root in self.accepting.get(token, {}).items():
-                index.setdefault(root, set()).add(rp)
-        return index.get(host_uuid, frozenset())
+        return self._tree_index(token).get(host_uuid, ())
 
-    def accepting_all(self, tokens):
-        """The providers with the ACC trait of every one of ``tokens``.
+    def _tree_index(self, token):
+        listing = self.accepting.get(token)
+        return listing.by_root() if listing is not None else {}
 
-        Worked out once per set of tokens; for one token, the listing
-        itself (no copy).
+    def trees(self, tokens):
+        """``root uuid -> its providers accepting every one of tokens``.
+
+        Worked out once per set of tokens; for one token, the listing's
+        own index (kept with the listing, so shared by the requests that
+        read it from the scheduler's cache).
         """
-        found = self._all.get(tokens)
+        found = self._trees.get(tokens)
         if found is None:
-            listings = sorted((self.accepting.get(t, {}) for t in tokens),
-                              key=len)
-            if not listings:
-                found = frozenset()
-            elif len(listings) == 1:
-                found = listings[0]
+            indexes = sorted((self._tree_index(t) for t in tokens), key=len)
+            if not indexes:
+                found = {}
+            elif len(indexes) == 1:
+                found = indexes[0]
             else:
-                found = set(listings[0]).intersection(*listings[1:])
-            self._all[tokens] = found
+                found = {}
+                for root, rps in indexes[0].items():
+                    both = tuple(rp for rp in rps
+                                 if all(rp in index.get(root, ())
+                                        for index in indexes[1:]))
+                    if both:
+                        found[root] = both
+            self._trees[tokens] = found
         return found
 
 
@@ -189,12 +198,13 @@ class Judgement:
         return not self.shortfalls
 
 
-def _missing(provider, tokens, acceptance):
+def _missing(provider, tokens, acceptance, host_uuid):
+    """The tokens ``provider`` of host ``host_uuid`` does not accept."""
     return frozenset(t for t in tokens
-                     if provider not in acceptance.accepting.get(t, ()))
+                     if provider not in acceptance.on_host(t, host_uuid))
 
 
-def _candidate_shortfall(candidate, req, acceptance):
+def _candidate_shortfall(host_uuid, candidate, req, acceptance):
     allocations = candidate.get('allocations', {})
     providers = [rp for rp in sorted(allocations)
                  if req.resource_classes.intersection(
@@ -202,7 +212,7 @@ def _candidate_shortfall(candidate, req, acceptance):
     if not providers:
         return Shortfall(req, None, req.tokens)
     for rp in providers:
-        missing = _missing(rp, req.tokens, acceptance)
+        missing = _missing(rp, req.tokens, acceptance, host_uuid)
         if missing:
             return Shortfall(req, rp, missing)
     return None
@@ -211,9 +221,9 @@ def _candidate_shortfall(candidate, req, acceptance):
 def _meets(candidate, device_reqs):
     """Does an allocation candidate meet every device requirement?
 
-    ``device_reqs``: ``(resource classes, providers accepting all the
-    strings)`` pairs.  Set membership only: this runs for every candidate
-    of every host.
+    ``device_reqs``: ``(resource classes, the host's providers accepting
+    all the strings)`` pairs.  Membership only: this runs for every
+    candidate of every host.
     """
     allocations = candidate['allocations']
     for classes, accepting in device_reqs:
@@ -233,18 +243,18 @@ def _meets(candidate, device_reqs):
 def _host_shortfall(host_uuid, req, acceptance, devices):
     """Does one provider of the host accept every string of ``req``?"""
     if req.host_level:
-        missing = _missing(host_uuid, req.tokens, acceptance)
+        missing = _missing(host_uuid, req.tokens, acceptance, host_uuid)
         if missing:
             return Shortfall(req, host_uuid, missing)
         devices.add(host_uuid)
         return None
     offered = set()
     for token in req.tokens:
-        offered |= acceptance.on_host(token, host_uuid)
+        offered.update(acceptance.on_host(token, host_uuid))
     offered.discard(host_uuid)
     best = None
     for rp in sorted(offered):
-        missing = _missing(rp, req.tokens, acceptance)
+        missing = _missing(rp, req.tokens, acceptance, host_uuid)
         if not missing:
             devices.add(rp)
         elif best is None or len(missing) < len(best.tokens):
@@ -257,53 +267,70 @@ def _host_shortfall(host_uuid, req, acceptance, devices):
 class Rule(object):
     """:func:`judge_host`'s rule for allocation candidates, set up once.
 
-    The scheduler judges thousands of hosts for one request: the providers
-    accepting every string of each requirement are worked out here once,
-    and :meth:`keep` does set membership only.  It answers what
+    The scheduler judges thousands of hosts for one request: the accepting
+    providers of each requirement, by host, are worked out here once (and
+    kept with the scheduler's cached listings), so that a host with no
+    accepting device costs one lookup and a candidate costs membership
+    tests among its own host's few devices.  It answers what
     :func:`judge_host` answers with candidates (which says why not).
     """
 
     def __init__(self, requirements, acceptance):
-        self._host = [acceptance.accepting_all(req.tokens)
+        self._host = [acceptance.trees(req.tokens)
                       for req in requirements if req.host_level]
-        self._needs = [(req.resource_classes,
-                        acceptance.accepting_all(req.tokens))
+        self._needs = [(req.resource_classes, acceptance.trees(req.tokens))
                        for req in requirements if not req.host_level]
         if not self._host and len(self._needs) == 1 and \
                 len(self._needs[0][0]) == 1:
             # The common case (one device resource class, no PCI): the
             # same rule with a dictionary lookup in place of set algebra.
-            (resource_class,), accepting = self._needs[0]
-            self.keep = _keeper(resource_class, accepting)
+            (resource_class,), trees = self._needs[0]
+            self.keep = _keeper(resource_class, trees)
 
     def keep(self, host_uuid, candidates):
         """The candidates that meet every requirement (empty: none).
 
         :raises KeyError: a candidate is not in placement's format.
         """
-        for accepting in self._host:
-            if host_uuid not in accepting:
+        for trees in self._host:
+            if host_uuid not in trees.get(host_uuid, ()):
                 return []
-        needs = self._needs
+        needs = []
+        for classes, trees in self._needs:
+            here = trees.get(host_uuid)
+            if not here:
+                # No device of this host accepts: no candidate can meet.
+                return []
+            needs.append((classes, here))
         return [candidate for candidate in candidates
                 if _meets(candidate, needs)]
 
 
-def _keeper(resource_class, accepting):
-    """:meth:`Rule.keep` for one device resource class and nothing else."""
+def _keeper(resource_class, trees):
+    """:meth:`Rule.keep` for one device resource class and nothing else.
+
+    All of a host's candidates kept are returned as the same list.
+    """
     def keep(host_uuid, candidates):
-        kept = []
-        for candidate in candidates:
+        here = trees.get(host_uuid)
+        if not here:
+            return []
+        kept = None
+        for index, candidate in enumerate(candidates):
             allocated = False
             for rp, allocation in candidate['allocations'].items():
                 if resource_class in allocation['resources']:
-                    if rp not in accepting:
+                    if rp not in here:
                         break
                     allocated = True
             else:
                 if allocated:
-                    kept.append(candidate)
-        return kept
+                    if kept is not None:
+                        kept.append(candidate)
+                    continue
+            if kept is None:
+                kept = list(candidates[:index])
+        return candidates if kept is None else kept
     return keep
 
 
@@ -313,10 +340,11 @@ def judge_host(host_uuid, requirements, acceptance, candidates=None):
     A host meets a host-level requirement when its root provider accepts
     every string.  With allocation candidates, a candidate meets a device
     requirement when every provider it allocates the requirement's
-    resource classes from accepts every string (a two-vGPU instance needs
-    both strings accepted); the host passes when one candidate meets them
-    all.  Without candidates (the operator's view), one provider of the
-    host must accept every string of each device requirement.
+    resource classes from is one of the host's (its own tree) and accepts
+    every string (a two-vGPU instance needs both strings accepted); the
+    host passes when one candidate meets them all.  Without candidates
+    (the operator's view), one provider of the host must accept every
+    string of each device requirement.
 
     Used by the scheduler filter, ``explain``, ``matrix`` and the
     OpenStackClient plugin, so that they never disagree.
@@ -339,15 +367,16 @@ def judge_host(host_uuid, requirements, acceptance, candidates=None):
     kept = None
     if candidates is not None and not shortfalls:
         device_reqs = [req for req in requirements if not req.host_level]
-        needs = [(req.resource_classes, acceptance.accepting_all(req.tokens))
+        needs = [(req.resource_classes,
+                  acceptance.trees(req.tokens).get(host_uuid, ()))
                  for req in device_reqs]
         kept = [candidate for candidate in candidates
                 if _meets(candidate, needs)]
         if not kept:
             # Why, from the first candidate (the one placement preferred).
             for req in device_reqs:
-                shortfall = _candidate_shortfall(candidates[0], req,
-                                                 acceptance)
+                shortfall = _candidate_shortfall(host_uuid, candidates[0],
+                                                 req, acceptance)
                 if shortfall is not None:
                     shortfalls.append(shortfall)
                     break

@@ -127,15 +127,37 @@ def test_a_root_accepting_does_not_stand_in_for_a_device():
     assert not judge('h1', [REQ], found).accepts
 
 
+def test_a_device_of_another_tree_never_accepts_for_a_host():
+    # A candidate of h1 allocating the vGPU from a provider of another
+    # tree (a sharing provider) that accepts: the state would not move
+    # into a device of h1.
+    found = acceptance({S1: {'d1', 'shared'}, S2: {'d1', 'shared'}},
+                       {'d1': 'h1', 'shared': 'shared'})
+    elsewhere = candidate(h1={'VCPU': 1}, shared={'VGPU': 1})
+    own = candidate(h1={'VCPU': 1}, d1={'VGPU': 1})
+    judgement = judge('h1', [REQ], found, [elsewhere])
+    assert not judgement.accepts
+    assert (judgement.shortfalls[0].provider,
+            judgement.shortfalls[0].tokens) == ('shared', {S1, S2})
+    assert requirements.Rule([REQ], found).keep('h1', [elsewhere]) == []
+    assert requirements.Rule([REQ], found).keep(
+        'h1', [elsewhere, own]) == [own]
+    # The same with two resource classes (Rule's general way).
+    two = requirements.Requirement(frozenset(['VGPU', 'CUSTOM_X']),
+                                   REQ.tokens, REQ.sources)
+    assert requirements.Rule([two], found).keep('h1', [elsewhere]) == []
+
+
 @hypothesis.given(
     accepting=st.dictionaries(
         st.sampled_from([S1, S2, SPCI]),
-        st.sets(st.sampled_from(['h1', 'd1', 'd2', 'd3'])), max_size=3),
+        st.sets(st.sampled_from(['h1', 'd1', 'd2', 'd3', 'x1'])),
+        max_size=3),
     host_level=st.booleans(),
     classes=st.sampled_from([('VGPU',), ('VGPU', 'CUSTOM_X')]),
     candidates=st.lists(
         st.dictionaries(
-            st.sampled_from(['h1', 'd1', 'd2', 'd3']),
+            st.sampled_from(['h1', 'd1', 'd2', 'd3', 'x1']),
             st.sampled_from([{'VGPU': 1}, {'VCPU': 1},
                              {'VGPU': 1, 'VCPU': 1}, {'CUSTOM_X': 1}]),
             max_size=3),
@@ -148,8 +170,9 @@ def test_the_schedulers_rule_is_judge_hosts(accepting, host_level, classes,
     if host_level:
         reqs.append(requirements.Requirement(None, frozenset([SPCI]),
                                              ('sroot',)))
-    found = acceptance(accepting, {rp: 'h1' for rp in ('h1', 'd1', 'd2',
-                                                       'd3')})
+    # x1 is a provider of another tree (a sharing provider).
+    roots = dict.fromkeys(('h1', 'd1', 'd2', 'd3'), 'h1')
+    found = acceptance(accepting, dict(roots, x1='x1'))
     cands = [candidate(**allocs) for allocs in candidates]
     kept = requirements.Rule(reqs, found).keep('h1', cands)
     judgement = judge('h1', reqs, found, cands)

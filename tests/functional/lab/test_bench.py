@@ -35,13 +35,16 @@ def test_bench_small(tmp_path):
         # The accepting pGPUs, and the source's own.
         assert row['listing']['providers'] == \
             row['expected_candidates'] + 1 == live['memory']['providers']
-        for name in ('with_filter', 'filter_alone', 'filter_cold'):
+        for name in ('with_filter', 'filter_alone', 'filter_new_migration',
+                     'filter_cold'):
             assert live[name]['kept'] == row['expected_kept']
             assert live[name]['candidates_kept'] == \
                 row['expected_candidates']
         # Cold: the allocations, the source pGPU's traits, who accepts
-        # its string; warm: the allocations only.
+        # its string; a new migration: the first two; warm: the
+        # allocations only.
         assert live['filter_cold']['placement_requests'] == 3
+        assert live['filter_new_migration']['placement_requests'] == 2
         assert live['filter_alone']['placement_requests'] == 1
         assert live['with_filter']['placement_requests'] == 1
         assert live['memory']['peak_mib'] >= live['memory']['kept_mib'] > 0
