@@ -338,8 +338,9 @@ accept a source string, read from placement.
 Live migrations come in bursts (a host being drained moves all its servers
 within minutes), and every live migration of the same device model asks
 placement for the same, possibly very long, list.  While an entry is
-fresh, a live-migration request costs one placement request (the
-migration's allocations) instead of two.
+fresh, a live migration does not ask for it: one placement request less
+(two instead of three for a new migration: its allocations and its source
+device's traits).
 
 The cost is a staleness window: a destination whose agent withdrew an
 acceptance (its driver changed) may still be chosen for up to this many

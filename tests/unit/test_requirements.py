@@ -178,3 +178,16 @@ def test_the_schedulers_rule_is_judge_hosts(accepting, host_level, classes,
     judgement = judge('h1', reqs, found, cands)
     assert judgement.accepts == bool(kept)
     assert (judgement.candidates or []) == kept
+
+
+def test_a_host_with_many_accepting_devices():
+    # Beyond TUPLE_MOST devices a host's accepting providers are a set.
+    devices = ['d%d' % i for i in range(12)]
+    found = acceptance({S1: set(devices), S2: set(devices[:10])},
+                       dict.fromkeys(devices, 'h1'))
+    assert found.trees(frozenset([S1]))['h1'] == frozenset(devices)
+    cands = [candidate(h1={'VCPU': 1}, **{rp: {'VGPU': 1}})
+             for rp in devices]
+    kept = requirements.Rule([REQ], found).keep('h1', cands)
+    assert kept == cands[:10]
+    assert judge('h1', [REQ], found, cands).candidates == kept
