@@ -370,10 +370,10 @@ reads from placement in one answer.
 
 Each accepting device provider takes about 0.9 KiB of placement's answer,
 which a scheduler process reads with about twice its size in memory, and
-0.2 KiB while its list is cached (``[migcompat]acceptance_cache_seconds``);
-100,000 accepting providers: an 85 MiB answer, read with 190 MiB, 20 MiB
+0.25 KiB while its list is cached (``[migcompat]acceptance_cache_seconds``);
+100,000 accepting providers: an 85 MiB answer, read with 190 MiB, 24 MiB
 cached.  The default covers 250,000 hosts with two accepting devices each
-(at the limit, a 420 MiB answer, 100 MiB cached).  When placement lists
+(at the limit, a 420 MiB answer, 120 MiB cached).  When placement lists
 more, the live migration follows ``[migcompat]on_error`` and the error
 names this option.  Cached lists hold this many providers in all.
 
