@@ -374,12 +374,16 @@ class ProviderRoots(dict):
     _by_root = None
 
     def by_root(self):
-        """``{root uuid: the listed providers of that tree}``."""
+        """``{root uuid: the listed providers of that tree}``.
+
+        A provider whose root is not known is on no host.
+        """
         index = self._by_root
         if index is None:
             grouped = {}
             for rp, root in self.items():
-                grouped.setdefault(root, []).append(rp)
+                if root is not None:
+                    grouped.setdefault(root, []).append(rp)
             index = {root: (tuple(rps) if len(rps) <= self.TUPLE_MOST
                             else frozenset(rps))
                      for root, rps in grouped.items()}
@@ -397,7 +401,11 @@ def listed_roots(data, url, most):
         if not isinstance(rp, dict) or not isinstance(rp.get('uuid'), str):
             raise exception.PlacementError(
                 'GET %s: a provider without a uuid in the response' % url)
-        found[rp['uuid']] = rp.get('root_provider_uuid')
+        if not isinstance(rp.get('root_provider_uuid'), str):
+            raise exception.PlacementError(
+                'GET %s: provider %s without a root provider uuid in the '
+                'response' % (url, rp['uuid']))
+        found[rp['uuid']] = rp['root_provider_uuid']
     if len(found) > most:
         raise exception.TooManyProviders(
             'GET %s: placement lists %d providers, more than %d'

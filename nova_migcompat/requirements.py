@@ -105,28 +105,27 @@ class Acceptance:
     _trees: dict = dataclasses.field(default_factory=dict, init=False,
                                      repr=False)
 
-    def __post_init__(self):
-        for token, providers in list(self.accepting.items()):
-            if isinstance(providers, placement.ProviderRoots):
-                continue
-            if not isinstance(providers, dict):
-                providers = {rp: self.roots.get(rp) for rp in providers}
-            self.accepting[token] = placement.ProviderRoots(providers)
-
     def on_host(self, token, host_uuid):
         """The providers of one host with the ACC trait of ``token``."""
         return self._tree_index(token).get(host_uuid, ())
 
     def _tree_index(self, token):
         listing = self.accepting.get(token)
-        return listing.by_root() if listing is not None else {}
+        if listing is None:
+            return {}
+        if not isinstance(listing, placement.ProviderRoots):
+            listing = self.accepting[token] = placement.ProviderRoots(
+                listing if isinstance(listing, dict)
+                else {rp: self.roots.get(rp) for rp in listing})
+        return listing.by_root()
 
     def trees(self, tokens):
         """``root uuid -> its providers accepting every one of tokens``.
 
-        Worked out once per set of tokens; for one token, the listing's
-        own index (kept with the listing, so shared by the requests that
-        read it from the scheduler's cache).
+        Something with ``get(root, default)``: for one token, the
+        listing's own index (kept with the listing, so shared by the
+        requests that read it from the scheduler's cache); for several,
+        their intersection host by host, as each host is asked for.
         """
         found = self._trees.get(tokens)
         if found is None:
@@ -136,15 +135,22 @@ class Acceptance:
             elif len(indexes) == 1:
                 found = indexes[0]
             else:
-                found = {}
-                for root, rps in indexes[0].items():
-                    both = tuple(rp for rp in rps
-                                 if all(rp in index.get(root, ())
-                                        for index in indexes[1:]))
-                    if both:
-                        found[root] = both
+                found = _Intersection(indexes)
             self._trees[tokens] = found
         return found
+
+
+class _Intersection(object):
+    """Several by-host indexes' common providers, host by host."""
+
+    def __init__(self, indexes):
+        self._first, self._rest = indexes[0], indexes[1:]
+
+    def get(self, root, default=None):
+        common = tuple(rp for rp in self._first.get(root, ())
+                       if all(rp in index.get(root, ())
+                              for index in self._rest))
+        return common or default
 
 
 def find_accepting(client, reqs, listing=None):
@@ -153,18 +159,18 @@ def find_accepting(client, reqs, listing=None):
     :param listing: a callable ``(client, token) -> {uuid: root}``; by
         default placement's listing of the string's ACC trait.
     """
-    found = Acceptance({}, {})
+    strings, accepting = {}, {}
     tokens = set()
     for req in reqs:
         tokens |= req.tokens
     for token in sorted(tokens):
-        found.strings[token] = codec.describe(token)
+        strings[token] = codec.describe(token)
         if listing is None:
-            found.accepting[token] = client.providers_with_trait(
+            accepting[token] = client.providers_with_trait(
                 codec.trait(codec.ACC, token))
         else:
-            found.accepting[token] = listing(client, token)
-    return found
+            accepting[token] = listing(client, token)
+    return Acceptance(strings, accepting)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,11 +235,11 @@ def _meets(candidate, device_reqs):
     for classes, accepting in device_reqs:
         allocated = False
         for rp, allocation in allocations.items():
+            # .keys(): resources of another shape raise (fail closed).
+            uses = not classes.isdisjoint(allocation['resources'].keys())
             if rp in accepting:
-                if not allocated and \
-                        not classes.isdisjoint(allocation['resources']):
-                    allocated = True
-            elif not classes.isdisjoint(allocation['resources']):
+                allocated = allocated or uses
+            elif uses:
                 return False
         if not allocated:
             return False
@@ -319,7 +325,8 @@ def _keeper(resource_class, trees):
         for index, candidate in enumerate(candidates):
             allocated = False
             for rp, allocation in candidate['allocations'].items():
-                if resource_class in allocation['resources']:
+                # .keys(): resources of another shape raise (fail closed).
+                if resource_class in allocation['resources'].keys():
                     if rp not in here:
                         break
                     allocated = True

@@ -10,9 +10,12 @@ filter that keeps everything (:class:`NoopFilter`: the floor that Nova's
 own bookkeeping costs any filter), and through MigrationCompatibilityFilter,
 alone and after the chain, via Nova's own ``HostManager.get_filtered_hosts``.
 
-The filter runs *cold* (its caches emptied before each request, as in a
-scheduler that just started) and *warm* (its caches filled by an earlier
-request; the acceptance cache set to outlive the runs).
+The filter runs *warm* (its caches filled by an earlier request; the
+acceptance cache set to outlive the runs), for a *new migration* (the
+source provider's traits forgotten: a new migration's allocations move
+gives that provider a new generation) and *cold* (its caches emptied
+before each request, as in a scheduler that just started).  The runs of
+all filter sets are interleaved, round by round.
 
 Two kinds of fleet: *mixed* (a quarter of the hosts accept the source's
 string on both pGPUs, a quarter on one, half on neither) and *accepting*
@@ -330,8 +333,10 @@ def _time_all(managers, states, spec, counter, repeat):
     """Median ms of get_filtered_hosts, kept hosts, placement GETs.
 
     :param managers: ``{name: (HostManager, cache state)}``.  Their runs
-        are interleaved (one of each per round), so that the machine's
-        slower moments fall on all of them alike.
+        are interleaved (one of each per round, each round starting one
+        further along), so that the machine's slower moments and what a
+        run leaves behind (a cold run frees a large listing) fall on all
+        of them alike.
     """
     samples = {name: [] for name in managers}
     found = {}
@@ -345,8 +350,10 @@ def _time_all(managers, states, spec, counter, repeat):
     gc.collect()
     gc.freeze()
     try:
-        for _round in range(repeat):
-            for name, (manager, caches) in managers.items():
+        order = list(managers.items())
+        for turn in range(repeat):
+            start = turn % len(order)
+            for name, (manager, caches) in order[start:] + order[:start]:
                 hosts = _copies(states)
                 _forget(caches)
                 gc.collect()

@@ -2,6 +2,7 @@
 
 import hypothesis
 from hypothesis import strategies as st
+import pytest
 
 from nova_migcompat import codec
 from nova_migcompat import requirements
@@ -170,9 +171,10 @@ def test_the_schedulers_rule_is_judge_hosts(accepting, host_level, classes,
     if host_level:
         reqs.append(requirements.Requirement(None, frozenset([SPCI]),
                                              ('sroot',)))
-    # x1 is a provider of another tree (a sharing provider).
-    roots = dict.fromkeys(('h1', 'd1', 'd2', 'd3'), 'h1')
-    found = acceptance(accepting, dict(roots, x1='x1'))
+    # x1 is a provider of another tree (a sharing provider), d3's root
+    # is not known.
+    roots = dict.fromkeys(('h1', 'd1', 'd2'), 'h1')
+    found = acceptance(accepting, dict(roots, x1='x1', d3=None))
     cands = [candidate(**allocs) for allocs in candidates]
     kept = requirements.Rule(reqs, found).keep('h1', cands)
     judgement = judge('h1', reqs, found, cands)
@@ -191,3 +193,30 @@ def test_a_host_with_many_accepting_devices():
     kept = requirements.Rule([REQ], found).keep('h1', cands)
     assert kept == cands[:10]
     assert judge('h1', [REQ], found, cands).candidates == kept
+
+
+def test_listings_given_as_plain_mappings():
+    # find_accepting's listing callable may give {uuid: root}.
+    req = requirements.Requirement(frozenset(['VGPU']), frozenset([S1]),
+                                   (PGPU1,))
+    found = requirements.find_accepting(
+        None, [req], lambda client, token: {'d1': 'h1'})
+    own = candidate(h1={'VCPU': 1}, d1={'VGPU': 1})
+    assert requirements.Rule([req], found).keep('h1', [own]) == [own]
+    assert judge('h1', [req], found, [own]).accepts
+
+
+@pytest.mark.parametrize('reqs', [[REQ], [requirements.Requirement(
+    frozenset(['VGPU', 'CUSTOM_X']), REQ.tokens, REQ.sources)]])
+def test_resources_of_another_shape_are_never_read_as_accepting(reqs):
+    # d2 does not accept; its resources are not a mapping, so what it
+    # allocates is unknown: both ways of the rule raise (the filter then
+    # follows on_error), neither keeps the candidate.
+    found = acceptance({S1: {'d1'}, S2: {'d1'}},
+                       {'d1': 'h1', 'd2': 'h1'})
+    odd = {'allocations': {'d1': {'resources': {'VGPU': 1}},
+                           'd2': {'resources': 'VCPU'}}}
+    with pytest.raises(AttributeError):
+        requirements.Rule(reqs, found).keep('h1', [odd])
+    with pytest.raises(AttributeError):
+        judge('h1', reqs, found, [odd])
