@@ -95,15 +95,18 @@ class Acceptance:
     #: token -> the exact string.
     strings: dict
     #: token -> the providers with its ACC trait: a
-    #: :class:`~nova_migcompat.placement.ProviderRoots` (a mapping or a set
-    #: of uuids is accepted, a set with ``roots`` giving the roots).
+    #: :class:`~nova_migcompat.placement.ProviderRoots` (any mapping of
+    #: provider uuid to root uuid is made one).
     accepting: dict
-    #: provider uuid -> its root provider uuid, for ``accepting`` sets.
-    roots: dict = dataclasses.field(default_factory=dict)
     #: frozenset of tokens -> root uuid -> the providers of that tree
     #: accepting every one of them.
     _trees: dict = dataclasses.field(default_factory=dict, init=False,
                                      repr=False)
+
+    def __post_init__(self):
+        for token, listing in self.accepting.items():
+            if not isinstance(listing, placement.ProviderRoots):
+                self.accepting[token] = placement.ProviderRoots(listing)
 
     def on_host(self, token, host_uuid):
         """The providers of one host with the ACC trait of ``token``."""
@@ -111,13 +114,7 @@ class Acceptance:
 
     def _tree_index(self, token):
         listing = self.accepting.get(token)
-        if listing is None:
-            return {}
-        if not isinstance(listing, placement.ProviderRoots):
-            listing = self.accepting[token] = placement.ProviderRoots(
-                listing if isinstance(listing, dict)
-                else {rp: self.roots.get(rp) for rp in listing})
-        return listing.by_root()
+        return {} if listing is None else listing.by_root()
 
     def trees(self, tokens):
         """``root uuid -> its providers accepting every one of tokens``.

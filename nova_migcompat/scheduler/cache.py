@@ -15,8 +15,8 @@ request, so the caches are module-level):
 * :data:`COMPUTE_NODES`: a host's compute node uuids, used only when the
   migration's allocations hold one of them (which proves it current).
 
-Both are bounded: a number of entries, and for the listings a number of
-providers in all (``[migcompat]max_accepting_providers``), the oldest
+All three are bounded: a number of entries, and for the listings a number
+of providers in all (``[migcompat]max_accepting_providers``), the oldest
 forgotten first.
 """
 
@@ -115,8 +115,10 @@ class ListingCache(object):
 #: few hundred bytes; 4096 of them cover a burst of live migrations from
 #: many hosts.
 SOURCE_TRAITS = GenerationCache(4096)
-#: Providers accepting a string: ``token -> {uuid: root uuid}``.  The
-#: filter checks at most 64 strings in one request.
+#: Providers accepting a string: ``token ->``
+#: :class:`~nova_migcompat.placement.ProviderRoots` (with its by-host index
+#: once a request built it).  The filter checks at most 64 strings in one
+#: request.
 ACCEPTING = ListingCache(entries=64)
 #: ``(cell uuid, host) -> (compute node uuid, ...)``.
 COMPUTE_NODES = {}

@@ -66,8 +66,10 @@ REQ = requirements.Requirement(frozenset(['VGPU']), frozenset([S1, S2]),
 
 
 def acceptance(accepting, roots):
-    return requirements.Acceptance(strings={}, accepting=accepting,
-                                   roots=roots)
+    """Who accepts: ``{token: providers}``, ``roots`` giving their roots."""
+    return requirements.Acceptance(
+        strings={}, accepting={token: {rp: roots.get(rp) for rp in rps}
+                               for token, rps in accepting.items()})
 
 
 def judge(host, reqs, found, candidates=None):
