@@ -25,6 +25,7 @@ decoders refuse ones they do not know, so old agents ignore new tokens
 instead of misreading them.
 """
 
+import re
 import string
 import zlib
 
@@ -34,9 +35,47 @@ from nova_migcompat import exception
 PREFIX = 'CUSTOM_MIGCOMPAT_'
 SRC = 'SRC'
 ACC = 'ACC'
+#: The roles of a token: the string's producers and acceptors.
 ROLES = (SRC, ACC)
+#: ``CUSTOM_MIGCOMPAT_NOSRC_<REASON>``: the agent manages a device of
+#: this provider that has no string it can vouch for (see :data:`REASONS`).
+NOSRC = 'NOSRC'
+#: ``CUSTOM_MIGCOMPAT_AGENT_<identity>``: on a compute node's root
+#: provider, the agent that reports the node.
+AGENT = 'AGENT'
+#: ``CUSTOM_MIGCOMPAT_REPORTED``: on a compute node's root provider, an
+#: agent reports the node (one trait for every node: one listing finds
+#: them all).
+REPORTED = 'REPORTED'
+#: Every kind of trait of ours; anything else under :data:`PREFIX` is
+#: not ours (:func:`parse_trait`).
+KINDS = ROLES + (NOSRC, AGENT, REPORTED)
 SRC_PREFIX = PREFIX + SRC + '_'
 ACC_PREFIX = PREFIX + ACC + '_'
+NOSRC_PREFIX = PREFIX + NOSRC + '_'
+AGENT_PREFIX = PREFIX + AGENT + '_'
+REPORTED_TRAIT = PREFIX + REPORTED
+
+#: Why a managed device has no string, as its NOSRC trait says it.
+NO_STRING = 'NOSTRING'
+UNREADABLE = 'UNREADABLE'
+UNPUBLISHABLE = 'UNPUBLISHABLE'
+NOT_MIGRATABLE = 'NOTMIGRATABLE'
+NO_DEVICE = 'NODEVICE'
+UNKNOWN = 'UNKNOWN'
+#: The reasons, in words (an operator's log line; a reason of a newer
+#: release is shown by its code).
+REASONS = {
+    NO_STRING: 'it has no migration_version attribute and no descriptor '
+               'is synthesized ([migcompat]synthesize_descriptors)',
+    UNREADABLE: 'its compatibility string cannot be read',
+    UNPUBLISHABLE: 'its compatibility string is too long to publish',
+    NOT_MIGRATABLE: 'its driver says it cannot migrate its state',
+    NO_DEVICE: "the agent finds no device of Nova's for this provider",
+    UNKNOWN: 'its device source cannot tell',
+}
+_REASON = re.compile(r'[A-Z][A-Z0-9]{0,31}\Z')
+_IDENTITY = re.compile(r'[0-9A-Z]{8,40}\Z')
 
 #: Placement's limit on a trait name.
 MAX_TRAIT_LEN = 255
@@ -209,22 +248,57 @@ def decode(token):
 def is_token(text):
     """Is ``text`` shaped like a token of any codec version?
 
-    Unlike :func:`decode`, this does not need to know the version: the
-    scheduler matches tokens by equality, and a token of a newer agent
-    (whose version this code cannot decode) is still a string the source
-    produces, to be accepted.
+    Unlike :func:`decode`, this does not need to know the version: a
+    token of a newer release is still in our namespace (see
+    :func:`problem`, which tells why one does not decode).
     """
     return (isinstance(text, str) and _HEADER_LEN < len(text) <=
             MAX_TOKEN_LEN and all(c in TOKEN_ALPHABET for c in text))
 
 
+#: The token headers (version and scheme) this release decodes.
+HEADERS = (_VERSION + _PACKED, _VERSION + _DEFLATED)
+#: The newest codec version this release knows.  A new scheme always
+#: comes with a new version digit, so a token whose version digit is
+#: larger comes from a newer release; any other header that this release
+#: does not decode belongs to no release.
+NEWEST_VERSION = _VERSION
+#: :func:`problem`'s kinds.
+CORRUPT = 'corrupt'
+NEWER = 'newer'
+
+
+def problem(token):
+    """Why a token does not decode: None, or ``(kind, words)``.
+
+    ``kind`` is :data:`NEWER` for a token of a newer release (its version
+    digit is larger than this release's: upgrade the scheduler and the
+    tools before the agents), :data:`CORRUPT` for one this release should
+    decode but cannot (a header it knows with a payload that does not
+    decode, or a header of no release: damaged or planted).
+    """
+    header = token[:_HEADER_LEN] if isinstance(token, str) else ''
+    if header[:1].isdigit() and header[:1] > NEWEST_VERSION:
+        return NEWER, ('of codec version %s, from a newer release of '
+                       'nova-migcompat (this one decodes %s): upgrade the '
+                       'schedulers and the operator tools before the '
+                       'agents' % (header, ', '.join(HEADERS)))
+    try:
+        decode(token)
+    except exception.InvalidToken as e:
+        return CORRUPT, ('corrupt: %s' % e if header in HEADERS else
+                         'corrupt: its header %r is of no codec version '
+                         '(this release decodes %s)'
+                         % (header, ', '.join(HEADERS)))
+    return None
+
+
 def describe(token):
-    """The string of a token, or words saying it cannot be decoded."""
+    """The string of a token, or words saying why it does not decode."""
     try:
         return decode(token)
     except exception.InvalidToken:
-        return ('(token %s of codec version %s, which this release cannot '
-                'decode)' % (token[:16], token[:_HEADER_LEN]))
+        return '(token %s..., %s)' % (token[:16], problem(token)[1])
 
 
 def trait(role, token):
@@ -234,30 +308,66 @@ def trait(role, token):
     return PREFIX + role + '_' + token
 
 
-def parse_trait(name):
-    """Split one of our trait names into ``(role, token)``.
+def nosrc_trait(reason):
+    """The NOSRC trait of a reason (one of :data:`REASONS`)."""
+    if reason not in REASONS:
+        raise ValueError('unknown reason %r' % reason)
+    return NOSRC_PREFIX + reason
 
-    Returns None for traits that are not nova-migcompat's.
+
+def agent_trait(identity):
+    """The AGENT trait of an agent identity (8 to 40 of ``[0-9A-Z]``)."""
+    if not _IDENTITY.match(identity):
+        raise ValueError('not an agent identity: %r' % identity)
+    return AGENT_PREFIX + identity
+
+
+def reason_words(reason):
+    """A NOSRC reason in words."""
+    return REASONS.get(reason, 'reason %s (of a newer release)' % reason)
+
+
+def parse_trait(name):
+    """Split one of our trait names into ``(kind, body)``, exactly.
+
+    ``kind`` is one of :data:`KINDS`; ``body`` is the token of a SRC or
+    ACC trait (shaped like a token of any version), the reason of a NOSRC
+    trait, the identity of an AGENT trait, empty for REPORTED.  Returns
+    None for any name that is not exactly one of ours, whatever it starts
+    with: placement's
+    ``name=startswith:`` listing is an SQL ``LIKE``, in which ``_`` is any
+    character, so a listing of our prefix may hold names of others.
     """
-    if not name.startswith(PREFIX):
+    if not isinstance(name, str) or len(name) > MAX_TRAIT_LEN or \
+            not name.startswith(PREFIX):
         return None
-    rest = name[len(PREFIX):]
-    role, sep, token = rest.partition('_')
-    if role not in ROLES or not sep:
+    if name == REPORTED_TRAIT:
+        return REPORTED, ''
+    kind, sep, body = name[len(PREFIX):].partition('_')
+    if not sep:
         return None
-    return role, token
+    if kind in ROLES:
+        return (kind, body) if is_token(body) else None
+    if kind == NOSRC:
+        return (kind, body) if _REASON.match(body) else None
+    if kind == AGENT:
+        return (kind, body) if _IDENTITY.match(body) else None
+    return None
+
+
+def is_ours(name):
+    """Is ``name`` exactly one of nova-migcompat's traits?"""
+    return parse_trait(name) is not None
 
 
 def decode_trait(name):
-    """Return ``(role, token, string)`` of one of our trait names.
+    """Return ``(role, token, string)`` of one of our SRC or ACC traits.
 
-    :raises InvalidToken: not one of our traits, or its token is invalid.
+    :raises InvalidToken: not one of our SRC or ACC traits, or its token
+        does not decode (:func:`problem` says why).
     """
-    if len(name) > MAX_TRAIT_LEN:
-        raise exception.InvalidToken('trait name longer than %d characters'
-                                     % MAX_TRAIT_LEN)
     parsed = parse_trait(name)
-    if parsed is None:
+    if parsed is None or parsed[0] not in ROLES:
         raise exception.InvalidToken(
             '%r is not a nova-migcompat trait (%sSRC_... or %sACC_...)'
             % (name[:60], PREFIX, PREFIX))

@@ -337,28 +337,50 @@ accept a source string, read from placement.
 
 Live migrations come in bursts (a host being drained moves all its servers
 within minutes), and every live migration of the same device model asks
-placement for the same, possibly very long, list.  While an entry is
-fresh, a live migration does not ask for it: one placement request less
-(two instead of three for a new migration: its allocations and its source
-device's traits).
-
-The cost is a staleness window: a destination whose agent withdrew an
-acceptance (its driver changed) may still be chosen for up to this many
-seconds after placement lost the trait.  That adds to the agent's own
-delay (``[migcompat]interval`` on the destination, plus its cycle).  A
-destination that newly accepts is seen up to this much later (fail
-closed).  The default of 10 seconds serves a burst while adding a sixth to
-the default agent interval of 60 seconds.
+placement for the same, possibly very long, list.  A list is reused only
+under the withdrawal epoch it was read under: every agent that withdraws
+an acceptance its device no longer backs moves the epoch (a small
+placement record) in the same cycle, and the filter reads the epoch once
+per live-migration request, before any list.  So a withdrawn acceptance
+is never used once the agent's cycle has finished, whatever this value.
+What it costs: a destination that newly accepts a string is seen up to
+this many seconds later (fail closed).
 
 Possible values:
 
-* 0: no cache, every live-migration request reads the list;
+* 0: no cache, every live-migration request reads every list (and not
+  the epoch);
 * An integer of seconds, up to 3600.
 
 Related options:
 
-* ``[migcompat]interval`` (the agents'): the other part of the window.
 * ``[migcompat]max_accepting_providers``: what one cached list may hold.
+"""),
+    cfg.StrOpt(
+        'unmanaged_sources',
+        default='pass',
+        choices=[
+            ('pass', 'Keep every host, as stock Nova would, and log one '
+                     'INFO line naming the source host.'),
+            ('refuse', 'Keep no host: the live migration fails with '
+                       'NoValidHost and the server stays where it is.'),
+        ],
+        help="""
+What MigrationCompatibilityFilter does with the live migration of a server
+whose devices are on a source host that runs no nova-migcompat agent.
+
+A host runs an agent when its compute node's resource provider carries the
+agent's ``CUSTOM_MIGCOMPAT_REPORTED`` trait.  Without one, nothing says
+what its devices accept: ``pass`` suits a cloud where agents are being
+rolled out, ``refuse`` one that runs an agent on every host with devices,
+where a host without one is a fault.  (A device that a host's agent sees
+but cannot judge is always refused.)  ``nova-migcompat status`` lists the
+hosts with device providers and no agent.
+
+Related options:
+
+* ``[migcompat]on_error``: what happens when the filter cannot work a
+  request out at all.
 """),
     cfg.IntOpt(
         'max_accepting_providers',

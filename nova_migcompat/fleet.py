@@ -13,6 +13,7 @@ command line joins them its own way).
 """
 
 from nova_migcompat import codec
+from nova_migcompat import epoch
 from nova_migcompat import exception
 from nova_migcompat import formats
 from nova_migcompat import requirements
@@ -26,8 +27,13 @@ REFUSED = 'refused'
 
 
 def index(client):
-    """``(names, roots)``: provider uuid -> name, and -> root uuid."""
-    providers = client.providers()
+    """``(names, roots)``: provider uuid -> name, and -> root uuid.
+
+    Every provider but the withdrawal epoch's (nova-migcompat's own, on
+    no host).
+    """
+    providers = [rp for rp in client.providers()
+                 if rp.get('uuid') != epoch.EPOCH_UUID]
     names = {rp['uuid']: rp['name'] for rp in providers}
     roots = {rp['uuid']: rp.get('root_provider_uuid') or rp['uuid']
              for rp in providers}
@@ -112,7 +118,8 @@ def _source_allocations(client, server_uuid, names, roots, source_node):
     return roots[first], allocations
 
 
-def explain(client, server_uuid, source_node=None, host_level=False):
+def explain(client, server_uuid, source_node=None, host_level=False,
+            unmanaged=None):
     """Which hosts would accept the live migration of a server, and why.
 
     :param source_node: the server's compute node (its hypervisor
@@ -121,18 +128,33 @@ def explain(client, server_uuid, source_node=None, host_level=False):
         the server's first allocation.
     :param host_level: the server has flavor PCI devices (their strings,
         on the source root provider, must be accepted too).
+    :param unmanaged: the scheduler's ``[migcompat]unmanaged_sources``
+        (``pass`` or ``refuse``), or None when not known.
     :returns: a dict: ``server``, ``source_host``, ``source_devices``
-        (provider names), ``requirements`` (``[{'strings', 'host_level'}]``)
-        and ``hosts``: host name -> ``{'accepts': bool, 'missing':
-        [summaries of the strings it does not accept], 'devices': [names of
-        its providers that accept every string of a requirement]}``.
+        (provider names), ``requirements`` (``[{'strings', 'host_level'}]``),
+        ``refusals`` (why every host is refused, whatever it accepts: a
+        source device that cannot be judged), ``managed`` (False: the
+        source host runs no agent; None: not asked) and ``hosts``: host
+        name -> ``{'accepts': bool, 'missing': [summaries of the strings
+        it does not accept], 'devices': [names of its providers that accept
+        every string of a requirement]}``.
     """
     names, roots = index(client)
     source_root, allocations = _source_allocations(
         client, server_uuid, names, roots, source_node)
-    reqs = requirements.source_requirements(
+    source = requirements.read_source(
         allocations, lambda rp: client.provider_traits(rp)[0], source_root,
         host_level)
+    reqs = source.requirements
+    refusals = ['source device provider %s: %s'
+                % (names.get(r.provider, r.provider), r.detail)
+                for r in source.refusals]
+    unmanaged_refused = (source.untracked and source.managed is False and
+                         unmanaged == 'refuse')
+    if unmanaged_refused:
+        refusals.append('its source host %s runs no nova-migcompat agent '
+                        '([migcompat]unmanaged_sources = refuse)'
+                        % names[source_root])
     acceptance = requirements.find_accepting(client, reqs)
     hosts = {}
     for root in _hosts(names, roots):
@@ -143,7 +165,7 @@ def explain(client, server_uuid, source_node=None, host_level=False):
                           for shortfall in judgement.shortfalls
                           for token in shortfall.tokens})
         hosts[names[root]] = {
-            'accepts': judgement.accepts,
+            'accepts': judgement.accepts and not refusals,
             'missing': [formats.summary(text) for text in missing],
             'devices': sorted(names[rp] for rp in judgement.devices
                               if rp in names)}
@@ -151,10 +173,14 @@ def explain(client, server_uuid, source_node=None, host_level=False):
         'server': server_uuid,
         'source_host': names[source_root],
         'source_devices': sorted({names[rp] for r in reqs
-                                  for rp in r.sources}),
+                                  for rp in r.sources} |
+                                 {names.get(r.provider, r.provider)
+                                  for r in source.refusals}),
         'requirements': [
             {'strings': [acceptance.strings[t] for t in sorted(r.tokens)],
              'host_level': r.host_level} for r in reqs],
+        'refusals': refusals,
+        'managed': source.managed,
         'hosts': hosts}
 
 
@@ -192,13 +218,28 @@ def explain_rows(result):
     source = result['source_host']
     produced = ['produces %s' % formats.summary(text)
                 for req in result['requirements'] for text in req['strings']]
+    refusals = result.get('refusals') or []
+    if refusals:
+        detail = 'cannot be judged: %s' % '; '.join(refusals)
+    elif result.get('managed') is False:
+        detail = ('runs no nova-migcompat agent: its devices are not '
+                  'judged, every host passes as with stock Nova (none '
+                  "where the scheduler's [migcompat]unmanaged_sources is "
+                  'refuse)')
+    else:
+        detail = ('; '.join(produced) or
+                  'no device with a compatibility string: every host '
+                  'passes')
     rows = [(source, SOURCE,
              [_short(source, rp) for rp in result['source_devices']],
-             '; '.join(produced) or
-             'no device with a compatibility string: every host passes')]
+             detail)]
     for name, host in result['hosts'].items():
+        if refusals:
+            why = 'the source cannot be judged (see %s)' % source
+        else:
+            why = '; '.join('does not accept %s' % m
+                            for m in host['missing'])
         rows.append((
             name, ACCEPTED if host['accepts'] else REFUSED,
-            [_short(name, rp) for rp in host['devices']],
-            '; '.join('does not accept %s' % m for m in host['missing'])))
+            [_short(name, rp) for rp in host['devices']], why))
     return EXPLAIN_COLUMNS, rows

@@ -275,6 +275,52 @@ class PlacementClient(object):
         modified = getattr(self._transport, 'last_modified', None)
         return self._list(body, 'resource_providers', url), modified
 
+    def provider(self, uuid):
+        """The provider ``uuid`` (name, generation...), or None."""
+        url = '/resource_providers/%s' % uuid
+        try:
+            _, body = self._request('GET', url)
+        except exception.NotFound:
+            return None
+        if not isinstance(body, dict) or not isinstance(
+                body.get('generation'), int):
+            raise exception.PlacementError('GET %s: no generation in the '
+                                           'response' % url)
+        return body
+
+    def create_provider(self, uuid, name):
+        """Create a root provider; False if its uuid or name is taken."""
+        try:
+            self._request('POST', '/resource_providers',
+                          {'uuid': uuid, 'name': name}, ok=(200, 201))
+        except exception.PlacementError as e:
+            if e.status == 409:
+                return False
+            raise
+        return True
+
+    def delete_provider(self, uuid):
+        """Delete a provider (a no-op if there is none)."""
+        try:
+            self._request('DELETE', '/resource_providers/%s' % uuid,
+                          ok=(204,))
+        except exception.NotFound:
+            pass
+
+    def touch_provider(self, uuid, generation):
+        """Move a provider's generation on, changing nothing else.
+
+        Placement increments the generation of a provider whose
+        aggregates are set with its generation (1.19 and later), even to
+        the same aggregates: the provider has none, and keeps none.
+
+        :raises GenerationConflict: the generation moved since it was
+            read.
+        """
+        self._request('PUT', '/resource_providers/%s/aggregates' % uuid,
+                      {'aggregates': [],
+                       'resource_provider_generation': generation})
+
     def provider_traits(self, uuid):
         """``(set of trait names, generation)`` of a provider."""
         url = '/resource_providers/%s/traits' % uuid

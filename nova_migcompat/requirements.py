@@ -15,6 +15,14 @@ a provider of another tree (a sharing provider) never accepts for it.  PCI
 functions are tracked at host granularity (see
 :mod:`nova_migcompat.agent.provider_names`): the destination's root
 provider must accept every string of the source's root provider.
+
+Some sources are refused before any destination is judged
+(:func:`read_source`): a device the source's agent manages but has no
+string for (its provider's ``CUSTOM_MIGCOMPAT_NOSRC_<reason>`` trait),
+and a SRC trait this release cannot decode (corrupt, or of a newer
+release).  A source host without an agent (no
+``CUSTOM_MIGCOMPAT_REPORTED`` trait on its root provider) has nothing to
+judge: the caller decides (``[migcompat]unmanaged_sources``).
 """
 
 import dataclasses
@@ -41,23 +49,89 @@ class Requirement:
 
 
 def src_tokens(traits):
-    """The tokens of the SRC traits among ``traits``.
+    """The tokens of the SRC traits among ``traits`` that decode.
 
-    Every token-shaped one counts, whether this release can decode it or
-    not: a newer agent's codec version is still a string the source
-    produces, and only agents that can read it accept it (fail closed).
+    A SRC trait that does not decode (corrupt, or of a newer release) is a
+    refusal, never a requirement: see :func:`read_source`.
     """
+    return {parsed[1] for parsed in map(codec.parse_trait, traits)
+            if parsed and parsed[0] == codec.SRC and
+            codec.problem(parsed[1]) is None}
+
+
+#: :class:`Refusal` kinds: a managed device without a string (its NOSRC
+#: trait), a SRC trait this release cannot decode, a source host that
+#: runs no agent (a refusal only where the operator asks for it).
+UNJUDGED = 'unjudged'
+UNDECODABLE = 'undecodable'
+UNMANAGED = 'unmanaged'
+
+
+@dataclasses.dataclass(frozen=True)
+class Refusal:
+    """Why no destination may take an instance, whatever it accepts."""
+
+    kind: str
+    #: The source provider (uuid) it is about.
+    provider: str
+    #: What is wrong, in words (the trait's reason, the token's problem).
+    detail: str
+
+
+@dataclasses.dataclass
+class Source:
+    """What an instance's source devices say, from their traits."""
+
+    #: :class:`Requirement` list: the strings destinations must accept.
+    requirements: list
+    #: :class:`Refusal` list: reasons to refuse every destination.
+    refusals: list
+    #: Whether the source host runs an agent, when it had to be asked (no
+    #: trait of ours on the instance's device providers): None when not
+    #: asked.
+    managed: typing.Optional[bool] = None
+
+    @property
+    def untracked(self):
+        """Nothing to judge and nothing to refuse (stock Nova)."""
+        return not self.requirements and not self.refusals
+
+
+def _read_traits(rp_uuid, traits, refusals):
+    """The decodable SRC tokens of one provider; its refusals are added."""
     tokens = set()
-    for name in traits:
+    for name in sorted(traits):
         parsed = codec.parse_trait(name)
-        if parsed and parsed[0] == codec.SRC and codec.is_token(parsed[1]):
-            tokens.add(parsed[1])
+        if parsed is None:
+            continue
+        kind, body = parsed
+        if kind == codec.SRC:
+            problem = codec.problem(body)
+            if problem is None:
+                tokens.add(body)
+            else:
+                refusals.append(Refusal(
+                    UNDECODABLE, rp_uuid, 'its trait %s... is %s'
+                    % (name[:48], problem[1])))
+        elif kind == codec.NOSRC:
+            refusals.append(Refusal(
+                UNJUDGED, rp_uuid, 'the nova-migcompat agent manages a '
+                'device of it that has no compatibility string: %s'
+                % codec.reason_words(body)))
     return tokens
 
 
-def source_requirements(allocations, traits_of, source_root,
-                        host_level=False):
-    """The requirements of an instance whose devices are allocated so.
+def read_source(allocations, traits_of, source_root, host_level=False):
+    """What a live migration of an instance allocated so requires.
+
+    Device requirements come from the SRC traits of the allocated
+    providers other than the source root (per resource class), the
+    host-level requirement from the root's when the instance has PCI
+    devices.  A NOSRC trait or a SRC trait that does not decode on one of
+    those providers is a :class:`Refusal`.  When none of them carries a
+    trait of ours but the instance holds a device (an allocation outside
+    the root, or PCI devices), the root is asked whether an agent reports
+    the host (its REPORTED trait): ``managed``.
 
     :param allocations: ``{provider uuid: {'resources': {class: n}}}`` of
         the migration consumer (the instance's source allocations).
@@ -68,10 +142,13 @@ def source_requirements(allocations, traits_of, source_root,
         root provider's strings are then required too.
     """
     by_classes = {}
+    refusals = []
+    devices = False
     for rp_uuid in sorted(allocations):
         if rp_uuid == source_root:
             continue
-        tokens = src_tokens(traits_of(rp_uuid))
+        devices = True
+        tokens = _read_traits(rp_uuid, traits_of(rp_uuid), refusals)
         if not tokens:
             continue
         classes = frozenset(allocations[rp_uuid].get('resources', {}))
@@ -81,11 +158,18 @@ def source_requirements(allocations, traits_of, source_root,
     reqs = [Requirement(classes, frozenset(tokens), sources)
             for classes, (tokens, sources) in sorted(
                 by_classes.items(), key=lambda item: sorted(item[0]))]
+    root_traits = None
     if host_level and source_root in allocations:
-        tokens = src_tokens(traits_of(source_root))
+        root_traits = traits_of(source_root)
+        tokens = _read_traits(source_root, root_traits, refusals)
         if tokens:
             reqs.append(Requirement(None, frozenset(tokens), (source_root,)))
-    return reqs
+    source = Source(reqs, refusals)
+    if source.untracked and (devices or host_level) and source_root:
+        if root_traits is None:
+            root_traits = traits_of(source_root)
+        source.managed = codec.REPORTED_TRAIT in root_traits
+    return source
 
 
 @dataclasses.dataclass

@@ -8,10 +8,14 @@ exit status is the worst code.
 * **Scheduler filter**: the nova.conf given lists the filter in
   ``[filter_scheduler]enabled_filters`` and makes it available in
   ``available_filters``, without losing nova's own filters;
-* **Agents**: every compute node with device providers carries
-  nova-migcompat traits (an agent has reported for it);
-* **Codec versions**: the token versions in placement, and whether this
-  release can read them (a newer agent's cannot be read by older ones);
+* **Agents**: every compute node with device providers runs an agent
+  (its root provider carries the agent's REPORTED trait); the device
+  providers of the others are listed;
+* **Devices without a string**: device providers whose agent manages a
+  device it cannot judge (their servers' live migrations are refused);
+* **Codec versions**: the token versions in placement, and the traits
+  this release cannot decode, with their providers: corrupt ones
+  (Failure) and a newer release's (Warning);
 * **Catalog**: the fleet's strings, and leftover trait definitions;
 * **Stranded strings**: hosts whose devices produce a string that no other
   host accepts (their servers cannot live-migrate anywhere);
@@ -131,66 +135,126 @@ class Snapshot(object):
 
     def __init__(self, client):
         self.names, self.roots = fleet.index(client)
-        self.traits = sorted(client.traits(codec.PREFIX))
-        self.associated = client.traits(codec.PREFIX, associated=True)
+        # Only ours, by exact name: the listing is a LIKE.
+        self.traits = sorted(t for t in client.traits(codec.PREFIX)
+                             if codec.is_ours(t))
+        self.associated = {t for t in client.traits(codec.PREFIX,
+                                                    associated=True)
+                           if codec.is_ours(t)}
         #: provider uuid -> its nova-migcompat traits
         self.carried = collections.defaultdict(set)
         for name in sorted(self.associated):
+            if codec.parse_trait(name)[0] == codec.AGENT:
+                # One per node: the nodes an agent reports are found by
+                # their REPORTED trait, in one listing.
+                continue
             for rp in client.providers_with_trait(name):
                 self.carried[rp].add(name)
         self.hosts, self.rows = fleet.matrix(client,
                                              (self.names, self.roots))
 
 
+def _kinds(traits):
+    return {(codec.parse_trait(t) or ('',))[0] for t in traits}
+
+
 def check_agents(snap):
-    """Every compute node with device providers carries our traits."""
+    """Every compute node with device providers runs an agent.
+
+    A node runs one when its root provider carries the agent's REPORTED
+    trait; the device providers of the others are listed: their servers
+    are not judged (or are refused, with ``[migcompat]unmanaged_sources =
+    refuse``).
+    """
     check = 'Agents'
-    device_roots = set()
+    devices = collections.defaultdict(list)
     for uuid, name in snap.names.items():
         root = snap.roots[uuid]
         if root != uuid and root in snap.names and \
                 provider_names.is_pgpu_provider(snap.names[root], name):
-            device_roots.add(root)
-    reporting = {snap.roots[rp] for rp in snap.carried if rp in snap.roots}
-    silent = device_roots - reporting
-    total = len(device_roots | reporting)
+            devices[root].append(name)
+    with_agent = {root for root in snap.names
+                  if codec.REPORTED in _kinds(snap.carried.get(root, ()))}
+    silent = sorted(set(devices) - with_agent,
+                    key=lambda root: snap.names[root])
+    total = len(set(devices) | with_agent)
     if silent:
-        return Result(check, WARNING, 'no nova-migcompat trait on %d of %d '
-                      'compute nodes with devices: %s (is '
-                      'nova-migcompat-agent running there? do their devices '
-                      'have compatibility strings?)'
+        return Result(check, WARNING, 'no nova-migcompat agent reports %d of '
+                      '%d compute nodes with devices; their device '
+                      'providers: %s (their servers are not judged, or are '
+                      'refused with [migcompat]unmanaged_sources = refuse; '
+                      'is nova-migcompat-agent running there?)'
                       % (len(silent), total,
-                         _names(snap.names[r] for r in silent)))
+                         _names('%s (%s)' % (snap.names[root], ', '.join(
+                             sorted(devices[root]))) for root in silent)))
     if not total:
         return Result(check, WARNING, 'no compute node has device providers '
-                      'or nova-migcompat traits in placement')
-    return Result(check, SUCCESS, '%d compute nodes carry nova-migcompat '
-                  'traits' % total)
+                      'or a nova-migcompat agent in placement')
+    return Result(check, SUCCESS, 'an agent reports each of the %d compute '
+                  'nodes with devices' % total)
+
+
+def check_unjudged(snap):
+    """Device providers whose agent has no string for a device."""
+    check = 'Devices without a string'
+    found = []
+    for rp, traits in snap.carried.items():
+        for name in traits:
+            parsed = codec.parse_trait(name)
+            if parsed and parsed[0] == codec.NOSRC:
+                found.append('%s (%s)' % (snap.names.get(rp, rp),
+                                          codec.reason_words(parsed[1])))
+    if found:
+        return Result(check, WARNING, 'the live migrations of the servers '
+                      'on these device providers are refused: %s'
+                      % _names(found))
+    return Result(check, SUCCESS, 'every device an agent manages has a '
+                  'compatibility string')
 
 
 def check_codec(snap):
-    """The token versions in use, and whether this release reads them."""
+    """The token versions in use, and whether this release reads them.
+
+    A SRC or ACC trait that does not decode is named with its provider:
+    one of a newer release (upgrade the schedulers and the tools before
+    the agents) or a corrupt one (damaged or planted: the servers of its
+    provider are refused until its agent withdraws it, or ``purge
+    --undecodable`` removes it).
+    """
     check = 'Codec versions'
-    versions, unreadable = collections.Counter(), set()
-    for name in snap.associated:
-        parsed = codec.parse_trait(name)
-        if parsed is None:
-            continue
-        versions[parsed[1][:2]] += 1
-        try:
-            codec.decode(parsed[1])
-        except exception.InvalidToken:
-            unreadable.add(parsed[1][:2])
+    versions = collections.Counter()
+    problems = {codec.NEWER: [], codec.CORRUPT: []}
+    for rp, traits in sorted(snap.carried.items()):
+        for name in sorted(traits):
+            parsed = codec.parse_trait(name)
+            if parsed is None or parsed[0] not in codec.ROLES:
+                continue
+            versions[parsed[1][:2]] += 1
+            problem = codec.problem(parsed[1])
+            if problem is not None:
+                problems[problem[0]].append('%s... on %s' % (
+                    name[:40], snap.names.get(rp, rp)))
     if not versions:
         return Result(check, SUCCESS, 'no nova-migcompat trait in placement')
     used = ', '.join('%s (%d traits)' % item
                      for item in sorted(versions.items()))
-    if unreadable:
-        return Result(check, WARNING, 'in use: %s; this release cannot read '
-                      '%s: agents of a newer release published them, and '
-                      'agents of this one accept none of their strings '
-                      'until upgraded' % (used, _names(unreadable)))
-    return Result(check, SUCCESS, 'in use: %s' % used)
+    details = ['in use: %s' % used]
+    if problems[codec.CORRUPT]:
+        details.append(
+            'corrupt (no release decodes them; the live migrations of '
+            'their servers are refused until the source agent withdraws '
+            "them, or 'nova-migcompat purge --undecodable' removes "
+            'them): %s' % _names(problems[codec.CORRUPT]))
+    if problems[codec.NEWER]:
+        details.append(
+            'of a newer release (this one decodes %s: upgrade the '
+            'schedulers and the operator tools before the agents; '
+            'meanwhile the live migrations of their servers are '
+            'refused): %s' % (', '.join(codec.HEADERS),
+                              _names(problems[codec.NEWER])))
+    code = (FAILURE if problems[codec.CORRUPT] else
+            WARNING if problems[codec.NEWER] else SUCCESS)
+    return Result(check, code, '; '.join(details))
 
 
 def check_catalog(snap):
@@ -277,8 +341,9 @@ def run(get_client, conf=None, files=None, local=False):
     else:
         results += [Result('Placement', SUCCESS, '%d resource providers '
                            'read' % len(snap.names)),
-                    check_agents(snap), check_codec(snap),
-                    check_catalog(snap), check_stranded(snap)]
+                    check_agents(snap), check_unjudged(snap),
+                    check_codec(snap), check_catalog(snap),
+                    check_stranded(snap)]
     if local:
         results.append(check_local_agent(conf))
     return results

@@ -30,6 +30,9 @@ A spec is a mapping (YAML file, JSON file or Python dict)::
             type: nvidia-35         # one of this device's mdev_types
             migration_version: {...}
             attributes: {}
+            vfio: null              # its debugfs entry (below)
+        vfio: null                  # {migration: false} or {features:
+                                    # [stop-copy, p2p]}: kernel/debug/vfio
     remove: []          # paths of generated entries to delete
     files: {}           # extra files: path -> raw content or attribute spec
     links: {}           # extra symlinks: path -> target, verbatim
@@ -79,6 +82,16 @@ An attribute spec is a string (read-only for ``attributes``, policy
     without write bits refuses opens for writing (EACCES) whatever its
     policy, like kernfs.
 
+A PCI device or an mdev may have ``vfio``, its entry in debugfs
+(``kernel/debug/vfio/<name>/``, 6.8 and later, as
+``drivers/vfio/debugfs.c`` makes it): ``{migration: false}`` for a VFIO
+device whose driver cannot migrate (the directory is empty), ``{features:
+[stop-copy, p2p]}`` for one that can (``migration/features``, 6.18: one
+token a line; ``migration/state`` reads ``RUNNING``), ``{migration:
+true}`` for a 6.8 to 6.17 kernel (no features file).  Without it the
+device has no debugfs entry; a tree where some device has one has a
+``kernel/debug/vfio`` directory.
+
 A write is compared after stripping ONE trailing newline, as the store
 callbacks of kernel drivers usually do; each ``write(2)`` call is judged on
 its own (offsets are ignored, like sysfs).  ``errno: EINTR`` needs ``count``:
@@ -112,10 +125,13 @@ MAX_DELAY = 3600
 _TOP_KEYS = ('host', 'modules', 'pci', 'remove', 'files', 'links')
 _PCI_KEYS = ('address', 'vendor', 'device', 'class', 'driver',
              'migration_version', 'physfn', 'attributes', 'mdev_types',
-             'mdevs')
+             'mdevs', 'vfio')
 _TYPE_KEYS = ('name', 'pretty_name', 'description', 'device_api',
               'available_instances', 'migration_version', 'attributes')
-_MDEV_KEYS = ('uuid', 'type', 'migration_version', 'attributes')
+_MDEV_KEYS = ('uuid', 'type', 'migration_version', 'attributes', 'vfio')
+_VFIO_KEYS = ('migration', 'features')
+#: The tokens of debugfs's migration/features (drivers/vfio/debugfs.c).
+VFIO_FEATURES = ('stop-copy', 'p2p', 'pre-copy', 'dirty-tracking')
 _MODULE_KEYS = ('version', 'attributes')
 _EXAMPLES = 'examples'
 
@@ -504,7 +520,36 @@ def _pci(dev, field):
                                or 'none'))
         mdevs.append(mdev)
     out['mdevs'] = mdevs
+    out['vfio'] = _vfio(dev.get('vfio'), _join(field, 'vfio'))
     return out
+
+
+def _vfio(value, field):
+    """A device's debugfs entry ``kernel/debug/vfio/<name>/``, or None.
+
+    ``{migration: false}``: a VFIO device whose driver cannot migrate (no
+    ``migration`` directory); ``{features: [...]}``: one that can, with
+    the lines of ``migration/features`` (6.18); ``{migration: true}``
+    alone: a ``migration`` directory without that file (6.8 to 6.17).
+    """
+    if value is None:
+        return None
+    _mapping(value, field, _VFIO_KEYS)
+    migration = value.get('migration', True)
+    if not isinstance(migration, bool):
+        raise SpecError(_join(field, 'migration'), 'expected true or false')
+    features = value.get('features')
+    if features is not None:
+        features = _list(features, _join(field, 'features'))
+        for i, token in enumerate(features):
+            if token not in VFIO_FEATURES:
+                raise SpecError('%s.features[%d]' % (field, i),
+                                'expected one of %s, got %r'
+                                % (', '.join(VFIO_FEATURES), token))
+        if not migration:
+            raise SpecError(_join(field, 'features'), 'a device without '
+                            'migration has no features file')
+    return {'migration': migration, 'features': features}
 
 
 def _mdev_type(mtype, field):
@@ -551,6 +596,7 @@ def _mdev(mdev, field):
             _join(field, 'migration_version')),
         'attributes': _attributes(mdev.get('attributes'),
                                   _join(field, 'attributes')),
+        'vfio': _vfio(mdev.get('vfio'), _join(field, 'vfio')),
     }
 
 

@@ -19,6 +19,8 @@ For a PCI device ``0000:81:00.0`` (paths relative to the tree's root)::
     bus/mdev/devices/<uuid> -> ../../../devices/pci0000:81/<addr>/<uuid>
     class/mdev_bus/<addr> -> ../../devices/pci0000:81/<addr>
     module/<name>/version
+    kernel/debug/vfio/<name>/migration/     debugfs, where a device has
+                                            ``vfio`` (state, features)
 
 Every link is relative, so it resolves inside the tree wherever it is
 mounted.  Attribute files are 0444 (0644 with a write policy), directories
@@ -145,6 +147,9 @@ class Tree(object):
         for dev in data['pci']:
             self._device(dev, bases, sorted(vfs.get(dev['address'], [])),
                          data['modules'])
+            self._vfio(dev['address'], dev['vfio'])
+            for mdev in dev['mdevs']:
+                self._vfio(mdev['uuid'], mdev['vfio'])
         for i, path in enumerate(data['remove']):
             self._remove(path, 'remove[%d]' % i)
         for path, attr in data['files'].items():
@@ -206,6 +211,20 @@ class Tree(object):
                            mdev['migration_version'])
             self._attributes(mbase, mdev['attributes'])
         self._attributes(base, dev['attributes'])
+
+    def _vfio(self, name, vfio):
+        """The device's debugfs entry (drivers/vfio/debugfs.c)."""
+        if vfio is None:
+            return
+        base = '/kernel/debug/vfio/' + name
+        self._dir(base)
+        if not vfio['migration']:
+            return
+        self._text(base + '/migration/state', 'RUNNING')
+        if vfio['features'] is not None:
+            # One token a line: the last one's newline is the file's.
+            self._text(base + '/migration/features',
+                       '\n'.join(vfio['features']))
 
     def _attributes(self, base, attributes):
         for name, attr in attributes.items():

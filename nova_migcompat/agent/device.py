@@ -46,8 +46,16 @@ class Device:
     #: device_api, type_name...
     facts: typing.Dict[str, str] = dataclasses.field(default_factory=dict)
     error: typing.Optional[str] = None
+    #: Why the device cannot migrate its state at all, when its source
+    #: says so (it then has no string, and its servers are refused).
+    unmigratable: typing.Optional[str] = None
+    #: Where the device process keeps the device (see
+    #: :mod:`~nova_migcompat.agent.device_process`): how a check names it.
+    ref: typing.Optional[tuple] = dataclasses.field(
+        default=None, compare=False, repr=False)
 
     @property
     def tracked(self):
         """True when the device has a string the check can use."""
-        return self.string is not None and self.error is None
+        return (self.string is not None and self.error is None and
+                self.unmigratable is None)

@@ -215,6 +215,19 @@ class VerdictRecord(object):
         self._entries[(dev_key, str_key)] = Entry(result, now, ident)
         self._dirty = True
 
+    def acceptances(self, now=None):
+        """The acceptances in force, in one pass over the record.
+
+        ``{(device key, identity): {string keys}}``.
+        """
+        now = self.clock() if now is None else now
+        found = {}
+        for (dev, str_key), entry in self._entries.items():
+            if entry.result == verdict_mod.ACCEPTS and \
+                    entry.at <= now < entry.at + self.recheck_age:
+                found.setdefault((dev, entry.identity), set()).add(str_key)
+        return found
+
     def keep_only(self, dev_keys, str_keys):
         """Forget devices that are gone and strings no longer in use."""
         for key in [k for k in self._entries

@@ -41,12 +41,15 @@ import typing
 from oslo_log import log as logging
 
 from nova_migcompat.agent import device as device_mod
+from nova_migcompat.agent import device_process
+from nova_migcompat.agent import identity as identity_mod
 from nova_migcompat.agent import provider_names
 from nova_migcompat.agent import record as record_mod
 from nova_migcompat.agent import source as sources_mod
 from nova_migcompat.agent import verdict as verdict_mod
 from nova_migcompat import codec
 from nova_migcompat import conf as migcompat_conf
+from nova_migcompat import epoch
 from nova_migcompat import exception
 
 LOG = logging.getLogger(__name__)
@@ -85,6 +88,16 @@ class ProviderPlan:
     targets: list = dataclasses.field(default_factory=list)
     #: A device of this provider could not be read: keep its SRC traits.
     degraded: bool = False
+    #: Managed devices without a string: reason (a NOSRC reason of
+    #: :mod:`~nova_migcompat.codec`) -> their names.
+    unjudged: dict = dataclasses.field(default_factory=dict)
+    #: Keys of the strings that left the catalog which a device of the
+    #: provider still accepts in the record: their withdrawal is
+    #: housekeeping, not a change of what the devices accept.
+    backed: set = dataclasses.field(default_factory=set)
+
+    def unjudge(self, reason, device_name):
+        self.unjudged.setdefault(reason, []).append(device_name)
 
 
 @dataclasses.dataclass
@@ -105,6 +118,11 @@ class CycleReport:
     device_problems: list = dataclasses.field(default_factory=list)
     #: Catalog traits that do not decode: ``(trait, reason)``.
     ignored_traits: list = dataclasses.field(default_factory=list)
+    #: Acceptances withdrawn that the devices no longer back (the epoch
+    #: moved for them).
+    revoked: int = 0
+    #: Why this cycle moved the withdrawal epoch (empty: it did not).
+    epoch_moved: list = dataclasses.field(default_factory=list)
     #: Why the cycle failed, if it did.
     failure: typing.Optional[str] = None
     #: provider name -> token -> check result, for tools and tests.
@@ -151,17 +169,25 @@ class Reporter(object):
     :param record: the :class:`~.record.VerdictRecord`; by default the one
         in ``[migcompat]state_path``, or one kept in memory when there is
         no client (a dry run).
+    :param sources: the device sources; by default the configured ones, in
+        a device process of their own
+        (:mod:`~nova_migcompat.agent.device_process`: end it with
+        :meth:`close`).
+    :param process: the device process of a previous reporter, to load the
+        configured sources in (a configuration reload).
+    :raises SourcesNotLoaded: a configured source cannot be loaded.
     """
 
     def __init__(self, conf, client, sources=None, should_stop=None,
-                 record=None):
+                 record=None, process=None):
         self.conf = conf
         self.client = client
         self.nodename = conf.migcompat.nodename
-        self.sources = (sources if sources is not None
-                        else sources_mod.load_sources(conf))
-        self.mdev_types = set(migcompat_conf.mdev_types(conf))
         self.should_stop = should_stop or (lambda: False)
+        self.sources = (sources if sources is not None
+                        else device_process.load(conf, self.should_stop,
+                                                 process))
+        self.mdev_types = set(migcompat_conf.mdev_types(conf))
         if record is None:
             path = None
             if client is not None:
@@ -181,6 +207,27 @@ class Reporter(object):
         #: provider uuid -> (traits, generation, number of the listing
         #: after which they were read or proven unchanged).
         self._known_traits = {}
+        #: This host's agent identity (the node's AGENT trait).
+        self.identity = identity_mod.identity(
+            conf.migcompat.nodename, conf.migcompat.state_path,
+            keep=client is not None)
+        #: Why the withdrawal epoch must move (nova_migcompat.epoch): the
+        #: first cycle moves it, whatever a previous process left undone.
+        self._epoch_owed = ['the agent started']
+        self._epoch_failure = None
+        #: Target device key -> identity, at the last cycle.
+        self._identities = None
+        #: The tree's provider uuids at the last cycle.
+        self._tree_uuids = None
+
+    @property
+    def process(self):
+        """The device process of the sources (None: in-process sources)."""
+        return device_process.process_of(self.sources)
+
+    def close(self):
+        """End the device process, without waiting for a hung device."""
+        device_process.close(self.sources)
 
     # Local state -------------------------------------------------------
 
@@ -203,6 +250,11 @@ class Reporter(object):
         if dev.parent is None:
             return None
         return provider_names.pgpu_provider_name(self.nodename, dev.parent)
+
+    def _device_provider(self, name):
+        """Is ``name`` a provider of this node's devices (root or pGPU)?"""
+        return name == self.nodename or provider_names.is_pgpu_provider(
+            self.nodename, name)
 
     def collect(self, report, known_providers=None):
         """Discover devices and group them by provider name.
@@ -233,19 +285,26 @@ class Reporter(object):
                           'by Nova), not reported', dev.name, name)
                 continue
             plan = plans.setdefault(name, ProviderPlan(name))
+            if dev.unmigratable is not None:
+                plan.unjudge(codec.NOT_MIGRATABLE, dev.name)
+                continue
             if not dev.tracked:
                 if dev.error:
                     plan.degraded = True
+                    plan.unjudge(codec.UNREADABLE, dev.name)
                     report.device_problems.append('%s: %s'
                                                   % (dev.name, dev.error))
+                else:
+                    plan.unjudge(codec.NO_STRING, dev.name)
                 continue
             try:
                 token = codec.encode(dev.string)
             except exception.UnpublishableString as e:
                 # Loud: the device cannot take part until its vendor
-                # shortens its string.
+                # shortens its string; its servers are refused meanwhile.
                 LOG.error('Device %s (%s) is not tracked: unpublishable: '
                           '%s', dev.name, dev.path, e)
+                plan.unjudge(codec.UNPUBLISHABLE, dev.name)
                 report.device_problems.append('%s: unpublishable: %s'
                                               % (dev.name, e))
                 continue
@@ -256,9 +315,11 @@ class Reporter(object):
                 plan.targets.append((source, dev))
         if degrade_all:
             for name in known_providers or ():
-                plans.setdefault(name, ProviderPlan(name)).degraded = True
+                if self._device_provider(name):
+                    plans.setdefault(name, ProviderPlan(name))
             for plan in plans.values():
                 plan.degraded = True
+                plan.unjudge(codec.UNREADABLE, '(a device of unknown parent)')
         return plans
 
     def evaluate(self, plans, catalog, report):
@@ -308,6 +369,16 @@ class Reporter(object):
                         '([migcompat]max_checks_per_cycle=%d); until then '
                         'their strings are not published as accepted',
                         report.behind, budget)
+        # Before the record forgets the strings that left the catalog:
+        # which of them each provider's devices still accept.
+        acceptances = record.acceptances()
+        for plan in plans.values():
+            for _source, dev in plan.targets:
+                plan.backed |= acceptances.get(
+                    (record_mod.device_key(dev), record_mod.identity(dev)),
+                    set()).difference(texts)
+        self._note_identities({dev_key: ident for _s, _d, dev_key, ident
+                               in targets})
         record.keep_only({t[2] for t in targets}, set(texts))
         now = record.clock()
         verdicts = {}
@@ -329,24 +400,58 @@ class Reporter(object):
         report.verdicts = verdicts
         return verdicts
 
-    @staticmethod
-    def desired(plan, verdicts, current):
+    def desired(self, plan, verdicts, current, root=False):
         """Our traits for a provider, given its current traits.
 
         ``ACC`` only for what the record says a device of the provider
         accepts: an acceptance someone else wrote, or one this agent can no
-        longer back, is withdrawn.
+        longer back, is withdrawn.  ``NOSRC_<reason>`` for the managed
+        devices without a string (an unreadable device whose provider
+        keeps the SRC traits it published before is judged by them), and
+        on the node's ``root`` provider, ``REPORTED`` and ``AGENT_<identity>``.
         """
-        ours = {t for t in current if codec.parse_trait(t)}
+        want = set()
+        if root and self.identity:
+            want |= {codec.REPORTED_TRAIT, codec.agent_trait(self.identity)}
         if plan is None:
-            return set()
-        want = {codec.trait(codec.SRC, p.token) for p in plan.producers}
+            return want
+        want |= {codec.trait(codec.SRC, p.token) for p in plan.producers}
         if plan.degraded:
-            want |= {t for t in ours if codec.parse_trait(t)[0] == codec.SRC}
+            want |= {t for t in current
+                     if (codec.parse_trait(t) or ('',))[0] == codec.SRC}
         for token, result in verdicts.get(plan.name, {}).items():
             if result == verdict_mod.ACCEPTS:
                 want.add(codec.trait(codec.ACC, token))
+        has_src = any(t.startswith(codec.SRC_PREFIX) for t in want)
+        for reason in plan.unjudged:
+            if reason == codec.UNREADABLE and has_src:
+                continue
+            want.add(codec.nosrc_trait(reason))
         return want
+
+    def _withdrawn(self, plan, ours, want, catalog):
+        """How many acceptances of ``ours`` leaving for ``want`` revoke.
+
+        Withdrawing an acceptance of a string that left the catalog while
+        a device of the provider still accepts it is housekeeping; any
+        other withdrawal (a refusal, an expired or unchecked verdict, a
+        device gone or changed, a trait someone else wrote) revokes.
+        """
+        revoked = 0
+        for name in ours - want:
+            parsed = codec.parse_trait(name)
+            if parsed is None or parsed[0] != codec.ACC:
+                continue
+            token = parsed[1]
+            if plan is not None and token not in catalog:
+                try:
+                    key = record_mod.string_key(codec.decode(token))
+                except exception.InvalidToken:
+                    key = None
+                if key in plan.backed:
+                    continue
+            revoked += 1
+        return revoked
 
     # Placement ---------------------------------------------------------
 
@@ -540,12 +645,13 @@ class Reporter(object):
                                     self._listing.number)
         return current, generation
 
-    def _write(self, rp, plan, verdicts, report, created):
+    def _write(self, rp, plan, verdicts, report, created, catalog):
         uuid = rp['uuid']
         current, generation = self._traits(rp)
+        root = rp['name'] == self.nodename
         for _attempt in range(WRITE_ATTEMPTS):
-            want = self.desired(plan, verdicts, current)
-            ours = {t for t in current if codec.parse_trait(t)}
+            want = self.desired(plan, verdicts, current, root=root)
+            ours = {t for t in current if codec.is_ours(t)}
             report.published[rp['name']] = want
             if ours == want:
                 return
@@ -559,6 +665,12 @@ class Reporter(object):
                 report.writes += 1
                 created.add(name)
             traits = (current - ours) | want
+            revoked = self._withdrawn(plan, ours, want, catalog)
+            if revoked:
+                # Owed before the write: a write that fails after placement
+                # applied it still announces the withdrawal.
+                self._owe_epoch('%s withdrew %d acceptance(s)'
+                                % (rp['name'], revoked))
             try:
                 generation = self.client.set_provider_traits(
                     uuid, traits, generation)
@@ -568,6 +680,7 @@ class Reporter(object):
                 report.writes += 1
                 current, generation = self._read_traits(uuid)
                 continue
+            report.revoked += revoked
             # What we wrote is read back in the next cycle: our write
             # moved the header, and placement does not tell whether only
             # our write moved it.
@@ -583,10 +696,61 @@ class Reporter(object):
             'this cycle' % (rp['name'], WRITE_ATTEMPTS))
 
     def _collect_garbage(self, report):
+        # Only ours, by exact name: the listing is a LIKE, where _ is any
+        # character.
         for name in sorted(self.client.traits(codec.PREFIX,
                                               associated=False)):
-            if self.client.delete_trait(name):
+            if codec.is_ours(name) and self.client.delete_trait(name):
                 report.writes += 1
+
+    # The withdrawal epoch ------------------------------------------------
+
+    def _owe_epoch(self, reason):
+        """The epoch must move before this cycle counts as done."""
+        self._epoch_owed.append(reason)
+
+    def _note_identities(self, identities):
+        """Owe an epoch move for target devices changed or gone.
+
+        An acceptance withdrawn as housekeeping may survive in a
+        scheduler's list (see :mod:`nova_migcompat.epoch`): it must not
+        outlive the identity of the device that gave it.
+        """
+        last, self._identities = self._identities, identities
+        if last is None:
+            return
+        changed = sorted(key for key, ident in last.items()
+                         if identities.get(key) != ident)
+        if changed:
+            self._owe_epoch('devices changed or gone: %s'
+                            % ', '.join(changed[:5]) +
+                            (' and %d more' % (len(changed) - 5)
+                             if len(changed) > 5 else ''))
+
+    def _note_tree(self, uuids):
+        """Owe an epoch move for providers that left the tree."""
+        last, self._tree_uuids = self._tree_uuids, uuids
+        if last is not None and last - uuids:
+            self._owe_epoch('%d provider(s) left the tree'
+                            % len(last - uuids))
+
+    def _settle_epoch(self, report):
+        """Move the epoch if owed; False when placement refused.
+
+        Never raises: the epoch stays owed, and the cycle fails.
+        """
+        if not self._epoch_owed:
+            return True
+        reasons = list(self._epoch_owed)
+        try:
+            report.writes += epoch.move(self.client)
+        except exception.MigCompatError as e:
+            self._epoch_failure = str(e)
+            return False
+        report.epoch_moved = reasons
+        del self._epoch_owed[:len(reasons)]
+        LOG.info('Withdrawal epoch moved (%s)', '; '.join(reasons))
+        return True
 
     def run_cycle(self):
         """One reporting cycle; never raises: the report says what failed."""
@@ -611,7 +775,15 @@ class Reporter(object):
         uuids = {rp['uuid'] for rp in tree.values()}
         self._known_traits = {uuid: known for uuid, known
                               in self._known_traits.items() if uuid in uuids}
+        self._note_tree(uuids)
         plans = self.collect(report, known_providers=set(tree))
+        for name in tree:
+            if provider_names.is_pgpu_provider(self.nodename, name) and \
+                    name not in plans:
+                # Nova offers a device the sources do not see: its servers
+                # cannot be judged.
+                plans[name] = ProviderPlan(name)
+                plans[name].unjudge(codec.NO_DEVICE, name)
         report.providers = len(tree)
         catalog = self.read_catalog(report)
         self._add_local_strings(plans, catalog)
@@ -625,16 +797,26 @@ class Reporter(object):
             self.record.save()
         failures = []
         created = set()
-        for name in sorted(tree):
-            try:
-                self._write(tree[name], plans.get(name), verdicts, report,
-                            created)
-            except exception.NotFound:
-                LOG.info('Provider %s disappeared during the cycle', name)
-            except (exception.PlacementUnavailable, exception.Stopped):
-                raise
-            except exception.PlacementError as e:
-                failures.append(str(e))
+        try:
+            for name in sorted(tree):
+                try:
+                    self._write(tree[name], plans.get(name), verdicts,
+                                report, created, catalog)
+                except exception.NotFound:
+                    LOG.info('Provider %s disappeared during the cycle',
+                             name)
+                    self._owe_epoch('provider %s disappeared' % name)
+                except (exception.PlacementUnavailable, exception.Stopped):
+                    raise
+                except exception.PlacementError as e:
+                    failures.append(str(e))
+        finally:
+            # Whatever stopped the writes, those done are announced.
+            settled = self._settle_epoch(report)
+        if not settled:
+            failures.insert(0, 'withdrawals not announced yet (the '
+                            'withdrawal epoch did not move: %s)'
+                            % self._epoch_failure)
         if failures:
             raise exception.PlacementError('; '.join(failures))
         if self.conf.migcompat.delete_unused_traits:
@@ -653,5 +835,6 @@ class Reporter(object):
         report.catalog = len(catalog)
         verdicts = self.evaluate(plans, catalog, report)
         for name, plan in plans.items():
-            report.published[name] = self.desired(plan, verdicts, set())
+            report.published[name] = self.desired(
+                plan, verdicts, set(), root=name == self.nodename)
         return report, plans, catalog

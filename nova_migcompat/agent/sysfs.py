@@ -14,6 +14,10 @@ The kernel layout (every path relative to the configured root)::
         driver                              -> bus/pci/drivers/<driver>
             module                          -> module/<module>
     module/<module>/version
+    kernel/debug/vfio/<device>/             debugfs (6.8+, where mounted):
+        migration/features                  a VFIO device; migration/ only
+                                            if its driver migrates;
+                                            features (6.18) one a line
 
 Device sources ask :class:`Sysfs` for these facts and never build a path
 of their own.  Every path is confined to the root: links are resolved, and
@@ -48,6 +52,14 @@ _MDEV_BUS = ('class', 'mdev_bus')
 _MDEV_DEVICES = ('bus', 'mdev', 'devices')
 _PCI_DEVICES = ('bus', 'pci', 'devices')
 _MODULES = 'module'
+_DEBUGFS_VFIO = ('kernel', 'debug', 'vfio')
+_MIGRATION_DIR = 'migration'
+_FEATURES = 'features'
+#: What every VFIO migration driver implements (VFIO_MIGRATION_STOP_COPY
+#: is mandatory): a device whose migration directory predates the
+#: features file (6.8 to 6.17) has it.
+STOP_COPY = 'stop-copy'
+_FEATURE = re.compile(r'[a-z][a-z0-9-]{0,31}\Z')
 _MDEV_TYPES = 'mdev_supported_types'
 _MDEV_TYPE_LINK = 'mdev_type'
 _DRIVER_LINK = 'driver'
@@ -464,6 +476,44 @@ class Sysfs(object):
             raise exception.SysfsError(self.relative(path),
                                        'not an attribute file')
         return path, bool(mode & 0o222)
+
+    def vfio_migration(self, name):
+        """What debugfs says of the migration of VFIO device ``name``.
+
+        ``name`` is the device's name (a PCI address, an mdev uuid).
+        Returns None when debugfs cannot tell: no ``kernel/debug/vfio``
+        (debugfs not mounted, a kernel before 6.8 or without
+        ``CONFIG_VFIO_DEBUGFS``), or no entry for the device (not bound
+        to a VFIO driver).  Else the features its driver supports: the
+        tokens of ``migration/features`` (6.18: ``stop-copy``, ``p2p``,
+        ``pre-copy``, ``dirty-tracking``), ``{'stop-copy'}`` for a
+        ``migration`` directory without that file, and an empty set when
+        the device has no ``migration`` directory: its driver cannot
+        migrate.
+
+        :raises SysfsError: debugfs holds something else than expected.
+        """
+        vfio = self.path(*_DEBUGFS_VFIO)
+        if not os.path.isdir(vfio) or '/' in name or name in ('.', '..'):
+            return None
+        device = os.path.join(vfio, name)
+        if not os.path.lexists(device):
+            return None
+        if not os.path.isdir(self.resolve(device)):
+            raise exception.SysfsError(self.relative(device),
+                                       'not a directory')
+        migration = os.path.join(device, _MIGRATION_DIR)
+        if not os.path.lexists(migration):
+            return frozenset()
+        features = os.path.join(migration, _FEATURES)
+        if not os.path.lexists(features):
+            return frozenset([STOP_COPY])
+        tokens = self.read_text(features).split()
+        bad = [t for t in tokens if not _FEATURE.match(t)]
+        if bad:
+            raise exception.SysfsError(self.relative(features),
+                                       'not a feature: %r' % bad[0][:40])
+        return frozenset(tokens)
 
     # The one write -----------------------------------------------------
 

@@ -154,7 +154,23 @@ class SysfsDeviceSource(sources.DeviceSource):
     def _apply(dev, facts, described):
         dev.facts = facts
         dev.string, dev.origin, dev.attribute = described
+        features = facts.get('migration_features')
+        if features is not None and sysfs_mod.STOP_COPY not in \
+                features.split(','):
+            dev.unmigratable = (
+                'debugfs vfio/%s has no migration directory: its VFIO '
+                'driver cannot migrate it' % dev.name if not features else
+                'its VFIO driver migrates without stop-copy (debugfs '
+                'migration/features: %s)' % features)
+            dev.string = dev.origin = dev.attribute = None
         return dev
+
+    def _migration_facts(self, facts, name):
+        """Add debugfs's migration features (when it tells) to facts."""
+        features = self.sysfs.vfio_migration(name)
+        if features is not None:
+            facts['migration_features'] = ','.join(sorted(features))
+        return facts
 
     # Every read of a device's attributes (drivers answer them: one may
     # hang) runs in one call per device under its deadline; the call
@@ -241,16 +257,19 @@ class SysfsDeviceSource(sources.DeviceSource):
             dev.parent, parent_dir = s.mdev_parent(dev.path)
             dev.mdev_type, type_dir = s.mdev_type_of(dev.path)
             return self._device_call(dev, self._describe_mdev, dev.path,
-                                     parent_dir, type_dir, dev.mdev_type)
+                                     parent_dir, type_dir, dev.mdev_type,
+                                     dev.name)
         return self._each(device_mod.MDEV, s.mdev_uuids(), s.mdev_link,
                           describe)
 
-    def _describe_mdev(self, mdev_dir, parent_dir, type_dir, mdev_type):
+    def _describe_mdev(self, mdev_dir, parent_dir, type_dir, mdev_type,
+                       name):
         facts = self._pci_facts(parent_dir)
         if type_dir is not None:
             api = self.sysfs.mdev_type_facts(type_dir).get('device_api')
             if api:
                 facts['device_api'] = api
+        self._migration_facts(facts, name)
         return facts, self._string(
             mdev_dir, facts, facts.get('device_api', DEFAULT_DEVICE_API),
             mdev_type)
@@ -265,20 +284,26 @@ class SysfsDeviceSource(sources.DeviceSource):
         s = self.sysfs
 
         def describe(dev):
-            described = self._device_call(dev, self._describe_pci, dev.path)
+            described = self._device_call(dev, self._describe_pci, dev.path,
+                                          dev.name)
             if described is not None:
                 dev.parent = s.physfn(dev.path)
             return described
         return self._each(device_mod.PCI, s.pci_addresses(),
                           s.pci_function_link, describe)
 
-    def _describe_pci(self, dev_dir):
-        """The function's facts and string; None if it is not ours."""
+    def _describe_pci(self, dev_dir, name):
+        """The function's facts and string; None if it is not ours.
+
+        Ours: a function with a ``migration_version``, or bound to one of
+        the ``synthesis_pci_drivers`` (whether or not descriptors are
+        synthesized: it is then managed without a string).
+        """
         has_attr = self.sysfs.migration_version(dev_dir) is not None
         facts = self._pci_facts(dev_dir)
-        if not has_attr and not (self.synthesize and
-                                 self._wanted_pci(facts)):
+        if not has_attr and not self._wanted_pci(facts):
             return None
+        self._migration_facts(facts, name)
         return facts, self._string(dev_dir, facts, DEFAULT_DEVICE_API,
                                    None)
 

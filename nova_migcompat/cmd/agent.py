@@ -48,6 +48,7 @@ import time
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from nova_migcompat.agent import device_process
 from nova_migcompat.agent import last_cycle
 from nova_migcompat.agent import reporter as reporter_mod
 from nova_migcompat.cmd import common
@@ -136,8 +137,11 @@ def load_checked(argv, default_config_files=None):
     return conf
 
 
-def new_reporter(conf, should_stop=None):
-    """The placement client and Reporter of a checked configuration."""
+def new_reporter(conf, should_stop=None, process=None):
+    """The placement client and Reporter of a checked configuration.
+
+    :param process: the device process to load the sources in (a reload).
+    """
     try:
         client = placement.PlacementClient.from_conf(conf)
     except exception.PlacementNotConfigured as e:
@@ -146,7 +150,11 @@ def new_reporter(conf, should_stop=None):
         raise StartError('cannot use the [placement] configuration (%s: '
                          '%s)' % (type(e).__name__, e))
     try:
-        return reporter_mod.Reporter(conf, client, should_stop=should_stop)
+        return reporter_mod.Reporter(conf, client, should_stop=should_stop,
+                                     process=process)
+    except (device_process.SourcesNotLoaded,
+            device_process.DeviceProcessError) as e:
+        raise StartError(str(e))
     except Exception as e:
         raise StartError('cannot load the device sources (%s: %s)'
                          % (type(e).__name__, e))
@@ -211,7 +219,9 @@ class Agent(object):
                 argv += ['--config-dir', path]
         try:
             conf = load_checked(argv, self.default_config_files)
-            reporter = new_reporter(conf, should_stop=lambda: self._stopping)
+            # The same device process: it knows which devices still hang.
+            reporter = new_reporter(conf, should_stop=lambda: self._stopping,
+                                    process=self.reporter.process)
         except StartError as e:
             LOG.error('SIGHUP: keeping the running configuration: %s', e)
             return False
@@ -281,10 +291,16 @@ def print_dry_run(conf, out=None):
     out = out or sys.stdout
     try:
         reporter = reporter_mod.Reporter(conf, None)
+    except (device_process.SourcesNotLoaded,
+            device_process.DeviceProcessError) as e:
+        raise StartError(str(e))
     except Exception as e:
         raise StartError('cannot load the device sources (%s: %s)'
                          % (type(e).__name__, e))
-    report, plans, catalog = reporter.plan_locally()
+    try:
+        report, plans, catalog = reporter.plan_locally()
+    finally:
+        reporter.close()
     labels = {token: 'S%d' % (i + 1) for i, token in enumerate(catalog)}
     print('Dry run for node %s (sysfs root %s): nothing is sent to '
           'placement.' % (conf.migcompat.nodename,
@@ -384,7 +400,7 @@ def main(argv=None):
     if conf.dry_run and conf.once:
         conf.reset()
         return _fail('--dry-run and --once exclude each other')
-    lock = None
+    lock = agent = None
     try:
         setup_logging(conf)
         if conf.dry_run:
@@ -406,6 +422,10 @@ def main(argv=None):
     except StartError as e:
         return _fail(e)
     finally:
+        if agent is not None and agent.reporter is not None:
+            # Killed, not waited for: a device call that hangs in the
+            # kernel keeps the device process, never the agent.
+            agent.reporter.close()
         if lock is not None:
             os.close(lock)
         conf.reset()

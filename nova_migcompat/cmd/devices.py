@@ -11,6 +11,7 @@ import typing
 
 from oslo_log import log as logging
 
+from nova_migcompat.agent import device_process
 from nova_migcompat.agent import source as sources_mod
 from nova_migcompat.agent import sysfs as sysfs_mod
 from nova_migcompat import codec
@@ -58,9 +59,13 @@ class Row:
 def describe(source, device):
     """Parse and encode one device's string; problems are recorded."""
     row = Row(source=source, device=device, problem=device.error)
+    if device.unmigratable is not None:
+        row.problem = 'not migratable: %s' % device.unmigratable
+        return row
     if not device.tracked:
         if row.problem is None:
-            row.problem = 'no migration_version and no descriptor'
+            row.problem = ('no migration_version and no descriptor '
+                           '([migcompat]synthesize_descriptors)')
         return row
     try:
         parsed = formats.parse(device.string, where=device.name)
@@ -100,12 +105,19 @@ def check_matrix(rows):
     return matrix
 
 
-def _rows(conf, parsed_args):
+def _sources(conf, parsed_args):
+    """The configured sources, in their device process (close them)."""
     if parsed_args.sysfs_root:
         conf.set_override('sysfs_root', parsed_args.sysfs_root, 'migcompat')
-    sysfs = sysfs_mod.Sysfs(conf.migcompat.sysfs_root)
-    return sysfs, [describe(source, dev) for source, dev in
-                   sources_mod.discover(sources_mod.load_sources(conf))]
+    try:
+        return device_process.load(conf)
+    except device_process.SourcesNotLoaded as e:
+        raise base.CommandError(str(e))
+
+
+def _rows(sources):
+    return [describe(source, dev)
+            for source, dev in sources_mod.discover(sources)]
 
 
 class _LocalCommand(base.Lister):
@@ -143,7 +155,12 @@ class ListDevices(_LocalCommand):
         return parser
 
     def take_action(self, parsed_args):
-        sysfs, rows = _rows(self.app.conf, parsed_args)
+        sources = _sources(self.app.conf, parsed_args)
+        try:
+            rows = _rows(sources)
+        finally:
+            device_process.close(sources)
+        sysfs = sysfs_mod.Sysfs(self.app.conf.migcompat.sysfs_root)
         if not rows:
             LOG.warning('No migratable device under %s: the device sources '
                         'found no mdev type, mdev or PCI function',
@@ -181,9 +198,15 @@ class CheckDevices(_LocalCommand):
     )
 
     def take_action(self, parsed_args):
-        _sysfs, rows = _rows(self.app.conf, parsed_args)
+        sources = _sources(self.app.conf, parsed_args)
+        try:
+            # A device that hangs is unknown after [migcompat]
+            # device_timeout; the command does not wait for it to end.
+            matrix = check_matrix(_rows(sources))
+        finally:
+            device_process.close(sources)
         data = []
-        for row in check_matrix(rows):
+        for row in matrix:
             for producer, verdict in row['results'].items():
                 data.append((row['target'], producer, verdict['result'],
                              verdict['reason']))

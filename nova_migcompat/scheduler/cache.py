@@ -8,10 +8,13 @@ request, so the caches are module-level):
   every change of its traits, and a migration's allocations carry each
   provider's generation, so an entry is used only while it is provably
   current.
-* :data:`ACCEPTING`, timed: the providers accepting one source string, for
-  ``[migcompat]acceptance_cache_seconds``.  Placement has no generation for
-  "who carries this trait", so this one is stale for up to that long; the
-  option's help says what that means.
+* :data:`ACCEPTING`: the providers accepting one source string, kept for
+  ``[migcompat]acceptance_cache_seconds`` and used only under the
+  withdrawal epoch it was read under (:mod:`nova_migcompat.epoch`): an
+  agent that withdraws an acceptance moves the epoch in the same cycle,
+  so a list is never used after a withdrawal it does not show.  Placement
+  has no generation for "who carries this trait"; a destination that newly
+  accepts is seen up to that many seconds later (fail closed).
 * :data:`COMPUTE_NODES`: a host's compute node uuids, used only when the
   migration's allocations hold one of them (which proves it current).
 
@@ -62,11 +65,12 @@ class GenerationCache(object):
 
 
 class ListingCache(object):
-    """``key -> (listing, when read)`` for a number of seconds.
+    """``key -> (listing, epoch, when read)`` for a number of seconds.
 
     A listing is a mapping whose length counts against ``most``, the
-    providers held in all.  Concurrent misses of one key may both read
-    placement; the later answer is kept.
+    providers held in all.  It is used only under the epoch it was read
+    under (None, no epoch: never kept).  Concurrent misses of one key may
+    both read placement; the later answer is kept.
 
     :param clock: seconds, monotonic (replaceable in tests).
     """
@@ -77,33 +81,38 @@ class ListingCache(object):
         self._listings = collections.OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key, seconds):
-        """``(listing, age in seconds)`` if read less than ``seconds`` ago.
+    def get(self, key, seconds, epoch):
+        """``(listing, age)`` if read under ``epoch`` within ``seconds``.
 
-        Else None (and a stale entry is forgotten).
+        Else None (and an entry of another epoch, or too old, is
+        forgotten).
         """
-        if seconds <= 0:
+        if seconds <= 0 or epoch is None:
             return None
         with self._lock:
             found = self._listings.get(key)
             if found is None:
                 return None
-            age = self.clock() - found[1]
-            if not 0 <= age < seconds:
+            age = self.clock() - found[2]
+            if found[1] != epoch or not 0 <= age < seconds:
                 del self._listings[key]
                 return None
             return found[0], age
 
-    def put(self, key, listing, seconds, most):
-        """Keep ``listing`` (unless caching is off or it cannot fit)."""
-        if seconds <= 0 or len(listing) > most:
+    def put(self, key, listing, seconds, most, epoch):
+        """Keep ``listing``, read under ``epoch`` (read before it).
+
+        Not kept when caching is off, there is no epoch, or it cannot fit.
+        """
+        if seconds <= 0 or epoch is None or len(listing) > most:
             return
         with self._lock:
             self._listings.pop(key, None)
-            self._listings[key] = (listing, self.clock())
+            self._listings[key] = (listing, epoch, self.clock())
             held = sum(len(found[0]) for found in self._listings.values())
             while held > most or len(self._listings) > self.entries:
-                _key, (old, _when) = self._listings.popitem(last=False)
+                _key, (old, _epoch, _when) = self._listings.popitem(
+                    last=False)
                 held -= len(old)
 
     def clear(self):

@@ -15,6 +15,7 @@ from oslo_utils import uuidutils
 import pytest
 
 from nova_migcompat import codec
+from nova_migcompat import epoch
 from nova_migcompat.scheduler import cache
 from nova_migcompat.scheduler import filters as migcompat_filters
 from nova_migcompat.scheduler.filters import migration_compatibility_filter
@@ -179,9 +180,9 @@ class FleetPlacement(object):
     """
 
     class Response(object):
-        status_code = 200
 
-        def __init__(self, body):
+        def __init__(self, body, status_code=200):
+            self.status_code = status_code
             self.content = json.dumps(body).encode()
 
     def __init__(self, migration_uuid, source_pgpu, token):
@@ -198,9 +199,13 @@ class FleetPlacement(object):
             '/resource_providers?required=%s' % codec.trait(
                 codec.ACC, token): {'resource_providers': []},
         }
+        #: No withdrawal epoch yet: no list is kept.
+        self.missing = {'/resource_providers/%s' % epoch.EPOCH_UUID}
 
     def get(self, url, version=None):
         self.urls.append(url)
+        if url in self.missing:
+            return self.Response({'errors': [{'status': 404}]}, 404)
         return self.Response(self.answers[url])
 
 
@@ -238,7 +243,7 @@ def test_rejections_at_debug_and_one_info_summary(caplog, monkeypatch):
                  if 'Live migration of instance' in r.getMessage()]
     message = summary.getMessage()
     assert summary.levelno == logging.INFO
-    assert 'kept 0 of 25 hosts (3 placement requests' in message
+    assert 'kept 0 of 25 hosts (4 placement requests' in message
     # Hosts by name, with the decoded string they do not accept.
     assert 'rejected host0, host1, host10, host11, ' in message
     assert 'host9: does not accept ' in message
@@ -247,20 +252,35 @@ def test_rejections_at_debug_and_one_info_summary(caplog, monkeypatch):
     assert message.endswith(' and 5 more hosts (DEBUG)')
 
 
-def test_a_newer_codec_version_is_still_required(caplog, monkeypatch,
-                                                 hosts):
+@pytest.mark.parametrize('token,words', [
     # An upgraded agent on the source published its string in a codec
-    # version this (older) filter cannot decode.  The string is still
-    # required: only agents that can read it accept it.  (It used to be
-    # dropped, and every host passed.)
-    newer = '2P' + codec.encode(samples.NVIDIA_21)[2:]
+    # version this (older) filter cannot decode: refused, and the line
+    # says to upgrade the schedulers first.
+    ('2P' + codec.encode(samples.NVIDIA_21)[2:],
+     'is of codec version 2P, from a newer release of nova-migcompat '
+     '(this one decodes 1P, 1D): upgrade the schedulers and the operator '
+     'tools before the agents'),
+    # This release's own header with a payload that does not decode: a
+    # corrupt (or planted) trait, not one from the future.
+    ('1P' + 'Z' * 60, 'is corrupt: token '),
+    ('1D' + 'Z' * 60, 'is corrupt: token '),
+    # A header of no release at all.
+    ('BAR', "is corrupt: its header 'BA' is of no codec version"),
+])
+def test_a_source_trait_that_does_not_decode_is_refused(caplog, monkeypatch,
+                                                        hosts, token, words):
     spec = objects.RequestSpec(instance_uuid=uuidutils.generate_uuid())
-    refused_everywhere(monkeypatch, spec, token=newer)
+    refused_everywhere(monkeypatch, spec, token=token)
     with caplog.at_level(logging.INFO):
         assert list(FILTER().filter_all(hosts, spec)) == []
-    [summary] = [r.getMessage() for r in caplog.records
+    [summary] = [r for r in caplog.records
                  if 'Live migration of instance' in r.getMessage()]
-    assert 'codec version 2P, which this release cannot decode' in summary
+    message = summary.getMessage()
+    assert summary.levelno == logging.WARNING
+    assert 'refused on every host (3;' in message
+    assert 'its trait %s' % codec.trait(codec.SRC, token)[:48] in message
+    assert words in message
+    assert 'cannot decode' not in message
 
 
 def test_host_passes_works_the_request_out_once(hosts, monkeypatch):
@@ -467,9 +487,20 @@ def accepted_on(monkeypatch, spec, hosts):
         listing.append({'uuid': device, 'root_provider_uuid': host.uuid,
                         'name': '%s_pci_0000_81_00_0' % host.host,
                         'generation': 1, 'links': []})
+    # The withdrawal epoch exists (an agent ran).
+    client.missing.clear()
+    client.answers['/resource_providers/%s' % epoch.EPOCH_UUID] = {
+        'uuid': epoch.EPOCH_UUID, 'name': epoch.NAME_PREFIX + 'a',
+        'generation': 1}
     monkeypatch.setattr(migration_compatibility_filter.report,
                         'report_client_singleton', lambda: client)
     return client
+
+
+def move_epoch(client):
+    """An agent announces a withdrawal."""
+    client.answers['/resource_providers/%s' % epoch.EPOCH_UUID][
+        'generation'] += 1
 
 
 def live_migration_spec():
@@ -482,12 +513,18 @@ def test_a_warm_scheduler_asks_placement_once(monkeypatch, options):
     hosts = [host_state(i, uuid=uuidutils.generate_uuid()) for i in range(3)]
     client = accepted_on(monkeypatch, live_migration_spec(), hosts)
     assert list(FILTER().filter_all(hosts, live_migration_spec())) == hosts
-    # The allocations, the source device's traits, who accepts its string.
-    assert [url.split('?')[0].split('/')[1] for url in client.urls] == [
-        'allocations', 'resource_providers', 'resource_providers']
+    # The allocations, the source device's traits, the epoch, who accepts
+    # its string.
+    epoch_url = '/resource_providers/%s' % epoch.EPOCH_UUID
+    assert [url.split('?')[0] for url in client.urls][2:] == [
+        epoch_url, '/resource_providers']
+    assert client.urls[0].startswith('/allocations/')
+    assert client.urls[1].endswith('/traits')
     del client.urls[:]
     assert list(FILTER().filter_all(hosts, live_migration_spec())) == hosts
-    assert [url.split('/')[1] for url in client.urls] == ['allocations']
+    assert [url.split('/')[1] for url in client.urls] == [
+        'allocations', 'resource_providers']
+    assert client.urls[1] == epoch_url
 
 
 def test_no_acceptance_cache(monkeypatch, options):
@@ -500,6 +537,7 @@ def test_no_acceptance_cache(monkeypatch, options):
         del client.urls[:]
         assert list(FILTER().filter_all(hosts,
                                         live_migration_spec())) == hosts
+    # Not even the epoch.
     assert len(client.urls) == 2 and '?required=' in client.urls[1]
 
 
@@ -523,23 +561,54 @@ def test_a_source_provider_that_changed_is_read_again(monkeypatch):
     assert list(FILTER().filter_all(hosts, live_migration_spec())) == []
 
 
-def test_a_cached_acceptance_expires(monkeypatch, options):
+def test_an_announced_withdrawal_is_seen_by_the_next_request(
+        monkeypatch, options):
+    options(acceptance_cache_seconds=3600)
+    hosts = [host_state(i, uuid=uuidutils.generate_uuid()) for i in range(2)]
+    client = accepted_on(monkeypatch, live_migration_spec(), hosts)
+    assert list(FILTER().filter_all(hosts, live_migration_spec())) == hosts
+    # host1's agent withdrew its acceptance and moved the epoch.
+    [listing] = [a['resource_providers'] for url, a in client.answers.items()
+                 if '?required=' in url]
+    del listing[1]
+    move_epoch(client)
+    assert list(FILTER().filter_all(hosts, live_migration_spec())) == \
+        hosts[:1]
+
+
+def test_no_list_is_kept_without_an_epoch(monkeypatch, options):
+    options(acceptance_cache_seconds=3600)
+    hosts = [host_state(i, uuid=uuidutils.generate_uuid()) for i in range(2)]
+    client = accepted_on(monkeypatch, live_migration_spec(), hosts)
+    # The epoch provider was deleted (a purge): nothing proves a list.
+    client.missing.add('/resource_providers/%s' % epoch.EPOCH_UUID)
+    for _request in range(2):
+        del client.urls[:]
+        assert list(FILTER().filter_all(hosts,
+                                        live_migration_spec())) == hosts
+        assert '?required=' in client.urls[-1]
+
+
+def test_a_new_acceptance_is_seen_after_the_cache_window(monkeypatch,
+                                                          options):
     options(acceptance_cache_seconds=10)
     now = [1000.0]
     monkeypatch.setattr(cache.ACCEPTING, 'clock', lambda: now[0])
     hosts = [host_state(i, uuid=uuidutils.generate_uuid()) for i in range(2)]
     client = accepted_on(monkeypatch, live_migration_spec(), hosts)
-    assert list(FILTER().filter_all(hosts, live_migration_spec())) == hosts
-    # host1's device withdrew its acceptance: still kept within the
-    # window, rejected after it.
     [listing] = [a['resource_providers'] for url, a in client.answers.items()
                  if '?required=' in url]
-    del listing[1]
-    now[0] += 9.9
-    assert list(FILTER().filter_all(hosts, live_migration_spec())) == hosts
-    now[0] += 0.2
+    newcomer = listing.pop()
     assert list(FILTER().filter_all(hosts, live_migration_spec())) == \
         hosts[:1]
+    # host1 accepts now (additions move no epoch): seen once the list is
+    # older than the window (fail closed meanwhile).
+    listing.append(newcomer)
+    now[0] += 9.9
+    assert list(FILTER().filter_all(hosts, live_migration_spec())) == \
+        hosts[:1]
+    now[0] += 0.2
+    assert list(FILTER().filter_all(hosts, live_migration_spec())) == hosts
 
 
 def test_too_many_accepting_providers_names_the_option(

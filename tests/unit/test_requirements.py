@@ -34,7 +34,7 @@ def test_device_strings_are_grouped_by_resource_class():
     lookup = traits_of({PGPU1: {src(S1), 'CUSTOM_OTHER'},
                         PGPU2: {src(S2), codec.trait(codec.ACC, S1)},
                         ROOT: {src(SPCI)}})
-    reqs = requirements.source_requirements(ALLOCS, lookup, ROOT)
+    reqs = requirements.read_source(ALLOCS, lookup, ROOT).requirements
     assert reqs == [requirements.Requirement(frozenset(['VGPU']),
                                              frozenset([S1, S2]),
                                              (PGPU1, PGPU2))]
@@ -44,16 +44,62 @@ def test_device_strings_are_grouped_by_resource_class():
 
 def test_host_level_strings_for_instances_with_pci_devices():
     lookup = traits_of({ROOT: {src(SPCI)}})
-    reqs = requirements.source_requirements(ALLOCS, lookup, ROOT,
-                                            host_level=True)
+    reqs = requirements.read_source(ALLOCS, lookup, ROOT,
+                                    host_level=True).requirements
     assert reqs == [requirements.Requirement(None, frozenset([SPCI]),
                                              (ROOT,))]
     assert reqs[0].host_level
 
 
 def test_untracked_instance_has_no_requirement():
-    assert requirements.source_requirements(ALLOCS, traits_of({}),
-                                            ROOT, True) == []
+    source = requirements.read_source(ALLOCS, traits_of({}), ROOT, True)
+    assert source.requirements == [] and source.refusals == []
+    assert source.untracked
+    # Nothing of ours on its devices: the root says whether an agent runs.
+    assert source.managed is False
+    assert requirements.read_source(
+        ALLOCS, traits_of({ROOT: {codec.REPORTED_TRAIT}}),
+        ROOT).managed is True
+
+
+def test_managed_devices_without_a_string_refuse():
+    nosrc = codec.nosrc_trait(codec.NO_STRING)
+    source = requirements.read_source(
+        ALLOCS, traits_of({PGPU1: {src(S1)}, PGPU2: {nosrc}}), ROOT)
+    # One device of the instance cannot be judged: refused, whatever the
+    # other one's string.
+    [refusal] = source.refusals
+    assert refusal.kind == requirements.UNJUDGED
+    assert refusal.provider == PGPU2
+    assert 'no migration_version attribute' in refusal.detail
+    assert not source.untracked
+    # A reason of a newer release refuses too, named by its code.
+    source = requirements.read_source(
+        ALLOCS, traits_of({PGPU1: {'CUSTOM_MIGCOMPAT_NOSRC_FUTURE9'}}), ROOT)
+    assert 'reason FUTURE9' in source.refusals[0].detail
+
+
+def test_undecodable_source_strings_refuse():
+    newer, corrupt = '2P' + S1[2:], '1P' + 'Z' * 40
+    source = requirements.read_source(
+        ALLOCS, traits_of({PGPU1: {src(S1), src(newer)},
+                           PGPU2: {src(corrupt)}}), ROOT)
+    assert [r.kind for r in source.refusals] == [
+        requirements.UNDECODABLE] * 2
+    assert 'from a newer release' in source.refusals[0].detail
+    assert 'corrupt' in source.refusals[1].detail
+    # What decodes is still required (explain shows it).
+    assert source.requirements[0].tokens == frozenset([S1])
+
+
+def test_look_alike_traits_are_not_ours():
+    # placement's startswith: is an SQL LIKE; names that only look like
+    # ours are neither strings nor refusals.
+    source = requirements.read_source(
+        ALLOCS, traits_of({PGPU1: {'CUSTOM_MIGCOMPATXSRC_' + S1,
+                                   'CUSTOM_MIGCOMPAT_NOSRC_bad',
+                                   'CUSTOM_MIGCOMPAT_SRC__' + S1}}), ROOT)
+    assert source.untracked
 
 
 def candidate(**rps):

@@ -47,8 +47,12 @@ class ExplainBase(base.Lister):
 
     def take_action(self, parsed_args):
         server, node, has_pci = self.source(parsed_args)
+        # The operator tool reads nova.conf: the scheduler's option.
+        unmanaged = getattr(getattr(getattr(self.app, 'conf', None),
+                                    'migcompat', None),
+                            'unmanaged_sources', None)
         result = fleet.explain(self.placement(), server, source_node=node,
-                               host_level=has_pci)
+                               host_level=has_pci, unmanaged=unmanaged)
         columns, rows = fleet.explain_rows(result)
         return columns, [(host, verdict, base.ListColumn(devices), detail)
                          for host, verdict, devices, detail in rows]

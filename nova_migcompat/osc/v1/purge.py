@@ -11,11 +11,15 @@ class PurgeTraits(base.Lister):
 
     For uninstalling or rolling back: first remove the filter from
     [filter_scheduler]enabled_filters and stop every nova-migcompat-agent
-    (a running agent publishes its traits again).  Each provider keeps
-    every other trait; a provider that changes meanwhile is read again,
-    never overwritten.  Then the trait definitions are deleted.  With
-    --host, only those compute nodes' providers are cleaned (e.g. a host
-    whose agent is gone for good) and the definitions stay.
+    (a running agent publishes its traits again).  Only nova-migcompat's
+    own traits are touched, by exact name; each provider keeps every
+    other trait; a provider that changes meanwhile is read again, never
+    overwritten.  Then the trait definitions are deleted, and the
+    withdrawal epoch's provider.  With --host, only those compute nodes'
+    providers are cleaned (e.g. a host whose agent is gone for good) and
+    the definitions stay.  With --undecodable, only the strings and
+    acceptances this release cannot decode (corrupt or planted traits,
+    or a newer release's) are removed, from every provider.
 
     Exit status 1 when a trait could not be removed or deleted (it is
     named on stderr).
@@ -25,6 +29,7 @@ class PurgeTraits(base.Lister):
         ('--dry-run', 'what would be removed'),
         ('', 'remove every nova-migcompat trait'),
         ('--host compute7', "withdraw one compute node's traits"),
+        ('--undecodable', 'remove corrupt or planted traits'),
     )
 
     def get_parser(self, prog_name):
@@ -35,11 +40,16 @@ class PurgeTraits(base.Lister):
         parser.add_argument('--host', action='append', metavar='NODE',
                             help='Only the providers of this compute node '
                                  '(its root provider name); repeatable')
+        parser.add_argument('--undecodable', action='store_true',
+                            help='Only the SRC and ACC traits this release '
+                                 'cannot decode (corrupt, planted, or of a '
+                                 'newer release)')
         return parser
 
     def take_action(self, parsed_args):
         outcomes = purge.purge(self.placement(), hosts=parsed_args.host,
-                               dry_run=parsed_args.dry_run)
+                               dry_run=parsed_args.dry_run,
+                               undecodable=parsed_args.undecodable)
         left = purge.incomplete(outcomes)
         for outcome in left:
             print('%s: error: %s %s: %s' % (self.app.NAME, outcome.kind,

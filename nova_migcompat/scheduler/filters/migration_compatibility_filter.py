@@ -11,6 +11,7 @@ from oslo_log import log as logging
 
 from nova_migcompat import codec
 from nova_migcompat import conf as migcompat_conf
+from nova_migcompat import epoch
 from nova_migcompat import exception
 from nova_migcompat import placement
 from nova_migcompat import requirements
@@ -88,6 +89,9 @@ class _Plan(object):
         self.debug = LOG.isEnabledFor(logging.DEBUG)
         #: Hosts whose judging failed (logged once each).
         self.failed_hosts = set()
+        #: Why every host is refused, whatever it accepts (a source device
+        #: that cannot be judged), or None.
+        self.refusal = None
 
     def _strings(self, tokens):
         return ', '.join(repr(_shown(self.acceptance.strings.get(token) or
@@ -133,23 +137,34 @@ def _source_traits(client, allocations):
         ours = cache.SOURCE_TRAITS.get(rp_uuid, generation)
         if ours is None:
             traits, generation = client.provider_traits(rp_uuid)
-            ours = frozenset(t for t in traits if t.startswith(codec.PREFIX))
+            ours = frozenset(t for t in traits if codec.is_ours(t))
             cache.SOURCE_TRAITS.put(rp_uuid, generation, ours)
         return ours
     return traits_of
 
 
-def _accepting(client, token):
-    """The providers accepting ``token``, cached for a few seconds."""
-    seconds = CONF.migcompat.acceptance_cache_seconds
-    found = cache.ACCEPTING.get(token, seconds)
-    if found is not None:
-        return found[0]
-    most = CONF.migcompat.max_accepting_providers
-    listing = client.providers_with_trait(codec.trait(codec.ACC, token),
-                                          most)
-    cache.ACCEPTING.put(token, listing, seconds, most)
-    return listing
+def _accepting_under(current_epoch):
+    """The providers accepting a token, kept while the epoch holds."""
+    def accepting(client, token):
+        seconds = CONF.migcompat.acceptance_cache_seconds
+        found = cache.ACCEPTING.get(token, seconds, current_epoch)
+        if found is not None:
+            return found[0]
+        most = CONF.migcompat.max_accepting_providers
+        listing = client.providers_with_trait(
+            codec.trait(codec.ACC, token), most)
+        cache.ACCEPTING.put(token, listing, seconds, most, current_epoch)
+        return listing
+    return accepting
+
+
+def _provider_name(client, uuid):
+    """A provider's name for a log line (its uuid if it cannot be read)."""
+    try:
+        found = client.provider(uuid)
+    except Exception:
+        found = None
+    return found.get('name', uuid) if found else uuid
 
 
 class MigrationCompatibilityFilter(filters.BaseHostFilter):
@@ -160,8 +175,12 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
     providers carry the ``CUSTOM_MIGCOMPAT_ACC_*`` trait of every source
     string, and of each host only the allocation candidates whose device
     providers accept them are kept (host-level strings, of PCI functions,
-    on the root provider).  Every other request, and instances whose
-    devices publish no string, pass untouched.
+    on the root provider).  No host passes when a source device provider
+    says that the agent manages a device it cannot judge
+    (``CUSTOM_MIGCOMPAT_NOSRC_*``) or carries a SRC trait this release
+    cannot decode.  Every other request passes untouched, and so does an
+    instance whose source host runs no agent, unless
+    ``[migcompat]unmanaged_sources`` is ``refuse``.
     """
 
     RUN_ON_REBUILD = False
@@ -170,6 +189,8 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
         plan = self._new_plan(spec_obj)
         if plan is None:
             return filter_obj_list
+        if plan.refusal is not None:
+            return self._refuse_all(filter_obj_list, plan)
         passed, total = self._judge_all(filter_obj_list, plan)
         try:
             self._log_summary(plan, len(passed), total)
@@ -207,10 +228,22 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
                 passed.append(host_state)
         return passed, total
 
+    @staticmethod
+    def _refuse_all(hosts, plan):
+        """No host: the source itself cannot be judged (one line)."""
+        total = sum(1 for _host in hosts)
+        LOG.warning('Live migration of instance %s refused on every host '
+                    '(%d; %d placement requests): %s',
+                    plan.migration.instance_uuid, total, plan.requests,
+                    plan.refusal)
+        return []
+
     def host_passes(self, host_state, spec_obj):
         plan = getattr(spec_obj, _PLAN_ATTR, _UNSET)
         if plan is _UNSET:
             plan = self._new_plan(spec_obj)
+        if plan is not None and plan.refusal is not None:
+            return False
         return plan is None or self._passes(host_state, plan)
 
     def _new_plan(self, spec_obj):
@@ -254,14 +287,20 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
             client = placement.PlacementClient.from_report_client(
                 report.report_client_singleton())
             allocations = client.allocations(migration.migration_uuid)
-            plan.requirements = requirements.source_requirements(
+            source = requirements.read_source(
                 allocations, _source_traits(client, allocations),
                 live_migration.source_root(migration, allocations),
                 migration.has_pci)
-            if not plan.requirements:
-                LOG.debug('Instance %s has no tracked devices: every host '
-                          'passes', instance_uuid)
-                return None
+            if source.refusals:
+                plan.refusal = '; '.join(
+                    'source device provider %s: %s'
+                    % (_provider_name(client, r.provider), r.detail)
+                    for r in source.refusals)
+                plan.requests = client.requests
+                return plan
+            if source.untracked:
+                return self._untracked(plan, source, client)
+            plan.requirements = source.requirements
             strings = set()
             for req in plan.requirements:
                 strings |= req.tokens
@@ -274,8 +313,14 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
                           len(strings), MAX_SOURCE_STRINGS,
                           CONF.migcompat.on_error, _verb())
             else:
+                current_epoch = None
+                if CONF.migcompat.acceptance_cache_seconds > 0:
+                    # Before any list: a list read under this epoch shows
+                    # every withdrawal announced before it was read.
+                    current_epoch = epoch.read(client)
                 plan.acceptance = requirements.find_accepting(
-                    client, plan.requirements, _accepting)
+                    client, plan.requirements,
+                    _accepting_under(current_epoch))
                 plan.rule = requirements.Rule(plan.requirements,
                                               plan.acceptance)
         except exception.TooManyProviders as e:
@@ -295,6 +340,27 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
         if client is not None:
             plan.requests = client.requests
         return plan
+
+    @staticmethod
+    def _untracked(plan, source, client):
+        """A source with no string and no refusal: stock Nova, or not."""
+        migration = plan.migration
+        if source.managed is not False:
+            LOG.debug('Instance %s has no tracked devices: every host '
+                      'passes', migration.instance_uuid)
+            return None
+        if CONF.migcompat.unmanaged_sources == 'refuse':
+            plan.refusal = (
+                'its source host %s runs no nova-migcompat agent, so its '
+                'devices cannot be judged ([migcompat]unmanaged_sources = '
+                'refuse)' % migration.source_host)
+            plan.requests = client.requests
+            return plan
+        LOG.info('Instance %s: its source host %s runs no nova-migcompat '
+                 'agent: its devices are not judged, and every host passes '
+                 'as with stock Nova ([migcompat]unmanaged_sources = pass)',
+                 migration.instance_uuid, migration.source_host)
+        return None
 
     @staticmethod
     def _unknown(spec_obj, error, what):

@@ -16,6 +16,7 @@ from nova_migcompat.agent import last_cycle
 from nova_migcompat.cmd import agent
 from nova_migcompat.cmd import migcompat
 from nova_migcompat import codec
+from nova_migcompat import epoch
 from nova_migcompat import placement
 from nova_migcompat import purge
 from nova_migcompat import status
@@ -178,8 +179,10 @@ def test_status_of_a_deployed_fleet(fleet, tool, placement_api):
         % (status.FILTER, fleet.scheduler_conf))
     assert checks['Placement'][0] == 'Success'
     assert checks['Agents'][0] == 'Warning'
-    assert 'on 1 of 3 compute nodes with devices: node-c' in \
-        checks['Agents'][1]
+    assert ('no nova-migcompat agent reports 1 of 3 compute nodes with '
+            'devices; their device providers: node-c '
+            '(node-c_pci_0000_81_00_0)') in checks['Agents'][1]
+    assert checks['Devices without a string'][0] == 'Success'
     assert checks['Codec versions'][0] == 'Success'
     versions = {codec.encode(s)[:2] for s in (samples.NVIDIA_21,
                                               samples.NVIDIA_23)}
@@ -250,7 +253,8 @@ def test_purge(fleet, tool, placement_api):
                              'HW_CPU_X86_AVX2')
     before = {rp: placement_api.traits(rp) for rp in every}
     defined = placement_api.all_traits()
-    assert len(defined) == 4
+    # 2 strings, their 2 acceptances; REPORTED and the 2 nodes' AGENT.
+    assert len(defined) == 4 + 3
 
     code, out, _ = tool(fleet.scheduler_conf, 'purge', '--dry-run', '-f',
                         'json')
@@ -259,6 +263,8 @@ def test_purge(fleet, tool, placement_api):
     assert {r['Result'] for r in rows} == {purge.WOULD_REMOVE,
                                            purge.WOULD_DELETE}
     assert {r['Name'] for r in rows if r['Kind'] == 'trait'} == defined
+    assert [r['Name'] for r in rows if r['Result'] == purge.WOULD_DELETE
+            and r['Kind'] == 'provider'] == [epoch.EPOCH_UUID]
     assert {rp: placement_api.traits(rp) for rp in every} == before
 
     code, out, _ = tool(fleet.scheduler_conf, 'purge', '-f', 'json')
@@ -269,7 +275,9 @@ def test_purge(fleet, tool, placement_api):
     assert removed['node-a_pci_0000_81_00_0'] == migcompat_traits_of(
         before[fleet.pgpu('node-a')])
     assert {r['Name'] for r in rows if r['Result'] == purge.DELETED} == \
-        defined
+        defined | {epoch.EPOCH_UUID}
+    assert placement_api.request(
+        'GET', '/resource_providers/%s' % epoch.EPOCH_UUID).status_code == 404
     for rp in every:
         # Every other trait kept.
         assert placement_api.traits(rp) == {
@@ -283,13 +291,21 @@ def migcompat_traits_of(traits):
     return {t for t in traits if t.startswith(codec.PREFIX)}
 
 
+def epoch_generation(placement_api):
+    return placement_api.ok('GET', '/resource_providers/%s'
+                            % epoch.EPOCH_UUID)['generation']
+
+
 def test_purge_one_host(fleet, tool, placement_api):
     defined = placement_api.all_traits()
+    generation = epoch_generation(placement_api)
     code, out, _ = tool(fleet.scheduler_conf, 'purge', '--host', 'node-b',
                         '-f', 'json')
     assert code == 0
+    # Acceptances were withdrawn: schedulers must not reuse their lists.
+    assert epoch_generation(placement_api) == generation + 1
     assert {r['Name'] for r in json_rows(out)} == {
-        'node-b_pci_0000_81_00_0', 'node-b_pci_0000_82_00_0'}
+        'node-b', 'node-b_pci_0000_81_00_0', 'node-b_pci_0000_82_00_0'}
     for rp in fleet.trees['node-b'].values():
         assert migcompat_traits(placement_api, rp) == set()
     assert migcompat_traits(placement_api, fleet.pgpu('node-a'))

@@ -39,6 +39,11 @@ def pgpu(node, address):
     return provider_names.pgpu_provider_name(node, address)
 
 
+def node_marks(reporter):
+    """What an agent publishes on its node's root provider."""
+    return {codec.REPORTED_TRAIT, codec.agent_trait(reporter.identity)}
+
+
 @pytest.fixture
 def two_hosts(placement_api, emulated_sysfs, make_reporter, placement_clock):
     trees = {}
@@ -79,8 +84,12 @@ def test_publish_from_scratch_then_steady_state(placement_api, two_hosts,
         assert ours(a_traits) == {src(NVIDIA_21), acc(NVIDIA_21)}
         assert ours(b_traits) == {src(NVIDIA_23), acc(NVIDIA_23),
                                   acc(NVIDIA_21)}
-    # Nothing on the roots: these hosts have no PCI functions to report.
-    assert ours(placement_api.traits(trees['node-a']['node-a'])) == set()
+    # On the roots only the agent's mark: these hosts have no PCI
+    # functions to report.
+    for node in trees:
+        assert ours(placement_api.traits(trees[node][node])) == \
+            node_marks(reporters[node])
+    assert reporters['node-a'].identity != reporters['node-b'].identity
     # a learns b's string on its next cycle, and refuses it (2.1 < 2.3).
     placement_clock.advance(60)
     second_a = reporters['node-a'].run_cycle()
@@ -109,10 +118,15 @@ def test_publish_from_scratch_then_steady_state(placement_api, two_hosts,
     # First cycle: the root by name, its tree, the catalog, the traits of
     # the 3 providers, then per pGPU one PUT of its traits, and each new
     # trait created once (a: 2 new traits; b: 2 new + the ACC of a's
-    # string).
-    assert first_a.requests == 6 + 2 + 2
-    assert first_a.writes == 4
-    assert first_b.requests == 6 + 2 + 3
+    # string); the root's REPORTED and AGENT traits, created, and the
+    # root's PUT; and the withdrawal epoch, moved by every agent's first
+    # cycle: a finds no epoch provider and creates it (GET, POST, GET,
+    # PUT), b moves it (GET, PUT).
+    assert first_a.requests == 6 + 2 + 2 + 3 + 4
+    assert first_a.writes == 4 + 3 + 2
+    assert first_a.epoch_moved == ['the agent started']
+    assert first_b.requests == 6 + 2 + 3 + 3 + 2
+    assert not second_a.epoch_moved and not third[0].epoch_moved
     # Foreign traits on the root are untouched.
     assert {'HW_CPU_X86_AVX2', 'CUSTOM_RACK_7'} <= placement_api.traits(
         trees['node-a']['node-a'])
@@ -144,8 +158,10 @@ def test_conflict_is_retried_and_keeps_foreign_traits(
     assert placement_api.traits(tree[first]) == {
         'CUSTOM_GPU_FAST', 'CUSTOM_ADDED_MEANWHILE', src(NVIDIA_21),
         acc(NVIDIA_21)}
-    # The conflict cost one failed PUT and one re-read.
-    assert report.requests == 6 + 2 + 2 + 2
+    # The conflict cost one failed PUT and one re-read (then the root's
+    # REPORTED and AGENT traits, created and written, and the new epoch:
+    # GET, POST, GET, PUT).
+    assert report.requests == 6 + 2 + 2 + 2 + 3 + 4
 
 
 def test_driver_upgrade_and_device_removal(
@@ -163,7 +179,12 @@ def test_driver_upgrade_and_device_removal(
     assert report.ok
     assert ours(placement_api.traits(tree[pgpu('node-a', PGPUS[0])])) == {
         src(NVIDIA_30), acc(NVIDIA_30)}
-    assert ours(placement_api.traits(tree[pgpu('node-a', PGPUS[1])])) == set()
+    # Nova still offers the removed pGPU: the agent sees no device of it,
+    # so its servers cannot be judged (refused), and its acceptance is
+    # gone; the withdrawals moved the epoch.
+    assert ours(placement_api.traits(tree[pgpu('node-a', PGPUS[1])])) == {
+        codec.nosrc_trait(codec.NO_DEVICE)}
+    assert any('withdrew 1 acceptance' in why for why in report.epoch_moved)
 
 
 def test_recreated_pgpu_provider_is_republished(placement_api, published):
@@ -194,8 +215,11 @@ def test_placement_down_for_a_cycle(placement_api, example_spec, published):
     assert {rp: placement_api.traits(rp) for rp in tree.values()} == before
     report = reporter.run_cycle()
     assert report.ok
-    assert all(ours(placement_api.traits(rp)) == set()
-               for rp in tree.values())
+    assert {name: ours(placement_api.traits(rp))
+            for name, rp in tree.items()} == {
+        'node-a': node_marks(reporter),
+        pgpu('node-a', PGPUS[0]): {codec.nosrc_trait(codec.NO_DEVICE)},
+        pgpu('node-a', PGPUS[1]): {codec.nosrc_trait(codec.NO_DEVICE)}}
 
 
 def test_placement_unreachable(agent_conf, emulated_sysfs):
@@ -394,14 +418,16 @@ def test_verdicts_survive_a_restart(placement_api, emulated_sysfs,
     assert make_reporter('node-b', fs).run_cycle().ok
     writes = kernel_writes(fs)
     assert writes > 0
-    # A new agent process: its first cycle asks no device.
+    # A new agent process: its first cycle asks no device, and writes
+    # nothing but the epoch that every agent's first cycle moves.
     report = make_reporter('node-b', fs).run_cycle()
-    assert report.ok and report.checks == 0 and report.writes == 0
+    assert report.ok and report.checks == 0 and report.writes == 1
+    assert report.epoch_moved == ['the agent started']
     assert kernel_writes(fs) == writes
     # A corrupt record means "nothing verified": everything is asked again.
     (tmp_path / 'node-b.state' / 'verdicts.json').write_text('{"vers')
     report = make_reporter('node-b', fs).run_cycle()
-    assert report.ok and report.checks > 0 and report.writes == 0
+    assert report.ok and report.checks > 0 and report.writes == 1
     assert kernel_writes(fs) > writes
 
 
@@ -477,7 +503,8 @@ def test_pci_functions_publish_on_the_root(placement_api, emulated_sysfs,
     report = reporter.run_cycle()
     assert report.ok
     vf = 'qat-8086-4941-drv-1.2-sym;asym;dc'
-    assert ours(placement_api.traits(tree['node-q'])) == {src(vf), acc(vf)}
+    assert ours(placement_api.traits(tree['node-q'])) == {
+        src(vf), acc(vf)} | node_marks(reporter)
     assert placement_api.traits(pf) == set()
 
 
@@ -487,13 +514,15 @@ def test_unused_traits_are_deleted_when_asked(placement_api, emulated_sysfs,
     fs = emulated_sysfs('nvidia-a')
     reporter = make_reporter('node-a', fs, delete_unused_traits='true')
     assert reporter.run_cycle().ok
-    assert placement_api.all_traits() == {src(NVIDIA_21), acc(NVIDIA_21)}
+    assert placement_api.all_traits() == {src(NVIDIA_21), acc(NVIDIA_21)} \
+        | node_marks(reporter)
     spec = example_spec('nvidia-a')
     spec['pci'] = []
     fs.update(spec)
     report = reporter.run_cycle()
     assert report.ok
-    assert placement_api.all_traits() == set()
+    assert placement_api.all_traits() == {
+        codec.nosrc_trait(codec.NO_DEVICE)} | node_marks(reporter)
 
 
 def test_stop_request_between_steps(placement_api, emulated_sysfs,
@@ -554,8 +583,10 @@ def test_default_nodename_falls_back_to_the_fqdn(placement_api,
     first = reporter.run_cycle()
     assert first.ok
     # Two lookups by name (the host name, then the FQDN), the tree, the
-    # catalog, 3 providers' traits, 2 traits created and 2 written.
-    assert first.requests == 4 + 3 + 4
+    # catalog, 3 providers' traits, 2 traits created and 2 written, the
+    # root's REPORTED and AGENT traits created and written, and the epoch
+    # created (GET, POST, GET, PUT).
+    assert first.requests == 4 + 3 + 4 + 3 + 4
     assert ours(placement_api.traits(
         tree[pgpu('node-a.example.org', PGPUS[0])])) == {src(NVIDIA_21),
                                                          acc(NVIDIA_21)}
@@ -726,14 +757,16 @@ def test_a_root_recreated_under_a_new_uuid_is_found_by_name(
     assert not set(new_tree.values()) & set(tree.values())
     report = reporter.run_cycle()
     assert report.ok
-    assert sorted(report.changed) == sorted(pgpu('node-a', a)
-                                            for a in PGPUS)
+    assert sorted(report.changed) == sorted(
+        [pgpu('node-a', a) for a in PGPUS] + ['node-a'])
     assert {name: ours(placement_api.traits(rp))
             for name, rp in new_tree.items()} == published
     # The old root's tree (empty), the root by name, its tree, the
     # catalog, 3 providers' traits; per pGPU its 2 traits created (they
-    # exist: no-ops) and written.
-    assert report.requests == 3 + 1 + 3 + 2 + 2
+    # exist: no-ops) and written, the same for the root's 2 traits;
+    # and the epoch moved (GET, PUT): providers left the tree.
+    assert report.requests == 3 + 1 + 3 + 2 + 2 + 3 + 2
+    assert report.epoch_moved == ['3 provider(s) left the tree']
     # Then the new tree is listed by its uuid.
     _steady(reporter, placement_clock)
     placement_clock.advance(60)
@@ -764,6 +797,13 @@ def test_a_foreign_write_is_repaired_within_one_cycle(
     assert ours(placement_api.traits(rp)) == published
     if change == 'add':
         assert 'CUSTOM_FAST' in placement_api.traits(rp)
+        # A planted acceptance withdrawn: announced (the epoch moved).
+        assert report.revoked == 1
+        assert report.epoch_moved == ['%s withdrew 1 acceptance(s)'
+                                      % pgpu('node-a', PGPUS[0])]
+    else:
+        # An acceptance written back moves nothing.
+        assert report.revoked == 0 and not report.epoch_moved
 
 
 def test_a_renamed_root_is_left_for_the_one_named_after_the_node(
@@ -778,8 +818,9 @@ def test_a_renamed_root_is_left_for_the_one_named_after_the_node(
     new_tree = placement_api.create_compute('node-a', PGPUS)
     report = reporter.run_cycle()
     assert report.ok
-    # The remembered uuid lists a root named otherwise: looked up by name.
-    assert report.requests == 3 + 1 + 3 + 2 + 2
+    # The remembered uuid lists a root named otherwise: looked up by name
+    # (and the epoch moved: the providers of the tree changed).
+    assert report.requests == 3 + 1 + 3 + 2 + 2 + 3 + 2
     for address in PGPUS:
         assert ours(placement_api.traits(
             new_tree[pgpu('node-a', address)])) == {src(NVIDIA_21),
