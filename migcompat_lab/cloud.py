@@ -222,11 +222,12 @@ def vgpu_host_spec(host, versions):
 
 
 def agent_config(path, endpoint, nodename, sysfs_root,
-                 mdev_types=(VGPU_TYPE,)):
+                 mdev_types=(VGPU_TYPE,), options=None):
     """An agent's configuration, through a config file as operators write.
 
     Placement's fixture takes the token ``admin``; by default only the
-    vGPU type Nova uses is reported (empty: every type).
+    vGPU type Nova uses is reported (empty: every type).  ``options``:
+    more ``[migcompat]`` options, by name.
     """
     with open(path, 'w') as f:
         f.write('[placement]\nauth_type = admin_token\n'
@@ -238,6 +239,8 @@ def agent_config(path, endpoint, nodename, sysfs_root,
                 % {'ep': endpoint, 'node': nodename, 'root': sysfs_root,
                    'state': os.path.join(os.path.dirname(path), 'state'),
                    'type': ','.join(mdev_types)})
+        for name, value in sorted((options or {}).items()):
+            f.write('%s = %s\n' % (name, value))
     return agent.load_config(['--config-file', path],
                              default_config_files=[])
 
@@ -331,7 +334,8 @@ class CloudTestBase(base.LibvirtMigrationMixin, test_vgpu.VGPUTestBase):
     # Hosts ---------------------------------------------------------------
 
     def start_host(self, hostname, versions=('2.1', '2.1'), spec=None,
-                   mdev_types=(VGPU_TYPE,), pgpus=None, vfs=0):
+                   mdev_types=(VGPU_TYPE,), pgpus=None, vfs=0,
+                   agent_options=None):
         """A vGPU compute with an emulated sysfs and its agent.
 
         :param spec: the emulated tree (default: :func:`vgpu_host_spec` of
@@ -340,6 +344,7 @@ class CloudTestBase(base.LibvirtMigrationMixin, test_vgpu.VGPUTestBase):
         :param pgpus: how many pGPUs fakelibvirt gives the host (default:
             as many as the tree has mdev parents).
         :param vfs: how many VFs its PF has (needs :attr:`SRIOV`).
+        :param agent_options: more ``[migcompat]`` options of its agent.
         """
         spec = spec or vgpu_host_spec(hostname, versions)
         if pgpus is None:
@@ -356,12 +361,13 @@ class CloudTestBase(base.LibvirtMigrationMixin, test_vgpu.VGPUTestBase):
         self.addCleanup(fs.stop)
         conf = agent_config(os.path.join(workdir, 'agent.conf'),
                             self.placement.fixture.endpoint, hostname,
-                            fs.root, mdev_types)
+                            fs.root, mdev_types, agent_options)
         self.addCleanup(conf.reset)
-        self.hosts[hostname] = {
-            'fs': fs, 'versions': versions,
-            'reporter': reporter_mod.Reporter(
-                conf, placement.PlacementClient.from_conf(conf))}
+        reporter = reporter_mod.Reporter(
+            conf, placement.PlacementClient.from_conf(conf))
+        self.addCleanup(reporter.close)
+        self.hosts[hostname] = {'fs': fs, 'versions': versions,
+                                'reporter': reporter}
         return self.computes[hostname]
 
     def _count_prechecks(self, manager):

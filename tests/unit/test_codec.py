@@ -162,3 +162,66 @@ def test_roles_give_distinct_traits():
     assert codec.trait(codec.SRC, token) != codec.trait(codec.ACC, token)
     with pytest.raises(ValueError):
         codec.trait('XYZ', token)
+
+
+@pytest.mark.parametrize('name', [
+    # placement's name=startswith:CUSTOM_MIGCOMPAT_ is a LIKE, in which _
+    # is any character: each of these is listed with ours.
+    'CUSTOM_MIGCOMPATIBLE_FOO', 'CUSTOM_MIGCOMPAT1ZONE',
+    'CUSTOM_MIGCOMPATXSRC_BAR', 'CUSTOM_MIGCOMPAT_SRCX1PAB',
+    'CUSTOM_MIGCOMPAT_SRC', 'CUSTOM_MIGCOMPAT_SRC_', 'CUSTOM_MIGCOMPAT_SRC_1P',
+    'CUSTOM_MIGCOMPAT_SRC_1P_AB', 'CUSTOM_MIGCOMPAT_ACC__1PAB',
+    'CUSTOM_MIGCOMPAT_NOSRC_', 'CUSTOM_MIGCOMPAT_NOSRC_1BAD',
+    'CUSTOM_MIGCOMPAT_NOSRC_NO_STRING', 'CUSTOM_MIGCOMPAT_AGENT_SHORT',
+    'CUSTOM_MIGCOMPAT_AGENT_' + 'A' * 41, 'CUSTOM_MIGCOMPAT_REPORTED_X',
+    'CUSTOM_MIGCOMPAT_REPORTEDX', 'CUSTOM_MIGCOMPAT_',
+])
+def test_look_alikes_are_not_ours(name):
+    assert codec.parse_trait(name) is None
+    assert not codec.is_ours(name)
+
+
+def test_every_kind_of_ours_parses_exactly():
+    token = codec.encode('abc')
+    for role in codec.ROLES:
+        assert codec.parse_trait(codec.trait(role, token)) == (role, token)
+    for reason in codec.REASONS:
+        assert codec.parse_trait(codec.nosrc_trait(reason)) == (
+            codec.NOSRC, reason)
+    identity = 'ABCDEFGH12345678'
+    assert codec.parse_trait(codec.agent_trait(identity)) == (
+        codec.AGENT, identity)
+    assert codec.parse_trait(codec.REPORTED_TRAIT) == (codec.REPORTED, '')
+    for name in (codec.nosrc_trait(codec.NO_DEVICE),
+                 codec.agent_trait(identity), codec.REPORTED_TRAIT):
+        assert_valid_trait(name)
+    with pytest.raises(ValueError):
+        codec.nosrc_trait('MADE_UP')
+    with pytest.raises(ValueError):
+        codec.agent_trait('lower')
+
+
+@pytest.mark.parametrize('token,kind,words', [
+    # A newer release's version digit: upgrade the schedulers first.
+    ('2PX7SD', codec.NEWER, 'of codec version 2P, from a newer release'),
+    ('9ZABC', codec.NEWER, 'upgrade the schedulers and the operator tools '
+     'before the agents'),
+    # This release's headers with a payload that does not decode.
+    ('1P0AB', codec.CORRUPT, 'corrupt: token'),
+    ('1D2', codec.CORRUPT, 'not a deflated string'),
+    # A known version with a scheme of no release, or no version at all.
+    ('1XABC', codec.CORRUPT, "its header '1X' is of no codec version"),
+    ('BAR', codec.CORRUPT, "its header 'BA' is of no codec version"),
+    ('0PABC', codec.CORRUPT, "its header '0P' is of no codec version"),
+])
+def test_why_a_token_does_not_decode(token, kind, words):
+    found = codec.problem(token)
+    assert found[0] == kind
+    assert words in found[1]
+    assert words in codec.describe(token)
+    # Never the old words, which read as "upgrade" for a corrupt token.
+    assert 'cannot decode' not in codec.describe(token)
+
+
+def test_a_token_that_decodes_has_no_problem():
+    assert codec.problem(codec.encode(samples.NVIDIA_21)) is None

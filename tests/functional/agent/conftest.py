@@ -11,7 +11,9 @@ placement API.
 import contextlib
 import datetime
 import os
+import threading
 import uuid
+from wsgiref import simple_server
 
 from oslo_utils import timeutils
 from placement import deploy
@@ -130,6 +132,32 @@ def placement_api():
     finally:
         api.stop()
         fixture.cleanUp()
+
+
+class _QuietHandler(simple_server.WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class _Server(simple_server.WSGIServer):
+    # One request at a time (placement's in-memory database is one
+    # connection), but many clients may wait for their turn.
+    request_queue_size = 128
+
+
+@pytest.fixture
+def placement_http(placement_api):
+    """The same placement, on a real socket (for other processes)."""
+    server = simple_server.make_server('127.0.0.1', 0, placement_api._app,
+                                       server_class=_Server,
+                                       handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield 'http://127.0.0.1:%d' % server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture

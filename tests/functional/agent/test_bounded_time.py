@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-from wsgiref import simple_server
 
 import pytest
 
@@ -168,25 +167,6 @@ def test_a_hung_fact_read_is_bounded(placement_api, emulated_sysfs,
     assert ours(placement_api.traits(tree[pgpu(HEALTHY)])) == {
         src(NVIDIA_21), acc(NVIDIA_21)}
     assert acc(NVIDIA_21) not in placement_api.traits(tree[pgpu(HUNG)])
-
-
-class _QuietHandler(simple_server.WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def placement_http(placement_api):
-    """The same placement, on a real socket for another process."""
-    server = simple_server.make_server('127.0.0.1', 0, placement_api._app,
-                                       handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield 'http://127.0.0.1:%d' % server.server_port
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _hung_host(tmp_path, placement_api, placement_http, emulated_sysfs,
