@@ -85,8 +85,10 @@ source's.
 Possible values:
 
 * True: track devices without the attribute through their descriptor;
-* False: track only devices with the attribute; instances using others
-  are scheduled as stock Nova would.
+* False: track only devices with the attribute; the agent manages the
+  others without a string (``CUSTOM_MIGCOMPAT_NOSRC_NOSTRING`` on their
+  providers), and the live migrations of the instances using them are
+  refused.
 
 Related options:
 
@@ -96,8 +98,9 @@ Related options:
         'synthesis_pci_drivers',
         default=['*_vfio_pci'],
         help="""
-Drivers of the PCI functions to synthesize descriptors for when they have
-no ``migration_version`` attribute.
+Drivers of the PCI functions the agent manages when they have no
+``migration_version`` attribute: it synthesizes their descriptors (or,
+with ``synthesize_descriptors`` off, manages them without a string).
 
 The default covers the vendor VFIO variant drivers that implement
 migration (``mlx5_vfio_pci``, ``hisi_acc_vfio_pci``...).  Plain
@@ -111,7 +114,7 @@ Possible values:
 
 Related options:
 
-* ``[migcompat]synthesize_descriptors``: must be enabled.
+* ``[migcompat]synthesize_descriptors``: whether they get a descriptor.
 """),
     cfg.IntOpt(
         'device_timeout',

@@ -83,6 +83,10 @@ def main(argv=None):
                         'the source string, in parts a and b (default: '
                         '%(default)s; the largest listing for the size; '
                         'the docs\' run adds 50000).')
+    parser.add_argument('--burst', type=int, default=50,
+                        help='Live migrations of the burst (a host '
+                        'evacuation) measured for each fleet of parts a '
+                        'and b (default: %(default)s; 0: none).')
     parser.add_argument('--devices', type=_sizes, default=[8, 32],
                         help='Devices of the host in part c (default: '
                         '8,32; the docs\' run uses 8,64).')
@@ -99,6 +103,8 @@ def main(argv=None):
     unknown = set(args.parts) - set(PARTS)
     if unknown or not args.parts:
         parser.error('--parts: letters of %r, got %r' % (PARTS, args.parts))
+    if not 0 <= args.burst <= 1000:
+        parser.error('--burst: 0 to 1000, got %d' % args.burst)
     for name, most, why in (
             ('hosts', MAX_HOSTS, 'memory of one in-process placement'),
             ('accepting_hosts', MAX_HOSTS, 'memory of one in-process '
@@ -132,7 +138,7 @@ def main(argv=None):
     if 'a' in args.parts or 'b' in args.parts:
         log('(a, b) filter cost per scheduling request')
         results['filter'] = filter_cost.run(args.hosts, args.accepting_hosts,
-                                            log=log)
+                                            log=log, burst=args.burst)
         lap('ab')
     if 'c' in args.parts:
         log('(c) reporting cycle')

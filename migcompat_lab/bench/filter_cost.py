@@ -49,6 +49,7 @@ from migcompat_lab.bench import inprocess
 from migcompat_lab import cloud
 from nova_migcompat.agent import provider_names
 from nova_migcompat import codec
+from nova_migcompat import epoch
 from nova_migcompat import placement
 from nova_migcompat.scheduler import cache
 
@@ -98,11 +99,11 @@ class Fleet(object):
 
     def _create_source(self):
         self.source_root = self.side.provider(
-            SOURCE, inventories={'VCPU': 64, 'MEMORY_MB': 262144,
+            SOURCE, inventories={'VCPU': 128, 'MEMORY_MB': 262144,
                                  'DISK_GB': 4096})
         self.source_pgpu = self.side.provider(
             provider_names.pgpu_provider_name(SOURCE, cloud.PGPUS[0]),
-            parent=self.source_root, inventories={'VGPU': 16},
+            parent=self.source_root, inventories={'VGPU': 128},
             traits=[_trait(codec.SRC, SOURCE_VERSION),
                     _trait(codec.ACC, SOURCE_VERSION)])
         # Every string of the fleet exists as a trait (agents create them).
@@ -110,14 +111,30 @@ class Fleet(object):
             for version in versions:
                 for role in (codec.SRC, codec.ACC):
                     self.side.ok('put', '/traits/%s' % _trait(role, version))
-        self.migration_uuid = str(uuid.uuid4())
-        self.side.ok('put', '/allocations/%s' % self.migration_uuid, {
+        # The withdrawal epoch, as the agents' first cycles leave it.
+        self.side.ok('post', '/resource_providers', {
+            'uuid': epoch.EPOCH_UUID, 'name': epoch.NAME_PREFIX + 'bench'})
+        self.migration_uuid = self.new_migration()
+
+    def new_migration(self):
+        """A migration consumer holding a server's source allocations."""
+        migration = str(uuid.uuid4())
+        self.side.ok('put', '/allocations/%s' % migration, {
             'allocations': {
                 self.source_root: {'resources': ROOT_RESOURCES},
                 self.source_pgpu: {'resources': {'VGPU': 1}}},
             'project_id': self.side.project_id,
             'user_id': self.side.user_id,
             'consumer_generation': None}, version='1.28')
+        return migration
+
+    def move_epoch(self):
+        """An agent announces a withdrawal (as epoch.move does)."""
+        url = '/resource_providers/%s' % epoch.EPOCH_UUID
+        generation = self.side.ok('get', url)['generation']
+        self.side.ok('put', url + '/aggregates', {
+            'aggregates': [], 'resource_provider_generation': generation},
+            version='1.19')
 
     def _load_destinations(self):
         """Bulk-load the destination providers into placement's DB."""
@@ -183,9 +200,10 @@ class Fleet(object):
                          traits)
         listed = self.side.ok('get', '/resource_providers')[
             'resource_providers']
-        if len(listed) != 3 * self.size + 2:
+        # The destinations, the source's root and pGPU, the epoch.
+        if len(listed) != 3 * self.size + 3:
             raise RuntimeError('placement lists %d providers, expected %d'
-                               % (len(listed), 3 * self.size + 2))
+                               % (len(listed), 3 * self.size + 3))
 
     @property
     def expected_kept(self):
@@ -233,12 +251,15 @@ class Fleet(object):
             states.append(state)
         return states
 
-    def request_spec(self, task_state='migrating', move=True):
+    def request_spec(self, task_state='migrating', move=True,
+                     migration_uuid=None):
         """A live migration's RequestSpec (or another move's, or a boot's).
 
         The instance, its source compute node and (for a live migration)
         the ``accepted`` Migration exist in the cell database, as the
         conductor leaves them before it calls the scheduler.
+        ``migration_uuid``: the migration consumer (default: the fleet's
+        first).
         """
         ctxt = self.side.ctxt
         instance_uuid = str(uuid.uuid4())
@@ -265,7 +286,8 @@ class Fleet(object):
             instance.create()
             if task_state == 'migrating':
                 objects.Migration(
-                    context=cctxt, uuid=self.migration_uuid,
+                    context=cctxt,
+                    uuid=migration_uuid or self.migration_uuid,
                     instance_uuid=instance_uuid, source_compute=SOURCE,
                     source_node=SOURCE, migration_type='live-migration',
                     status='accepted').create()
@@ -284,16 +306,19 @@ class Fleet(object):
 
 
 class _Counter(object):
-    """Counts the scheduler report client's placement GETs."""
+    """Counts the scheduler report client's placement GETs (and lists)."""
 
     def __init__(self):
         self.client = report.report_client_singleton()
         self.count = 0
+        self.listings = 0
         real = self.client.get
 
-        def counting_get(*args, **kwargs):
+        def counting_get(url, *args, **kwargs):
             self.count += 1
-            return real(*args, **kwargs)
+            if '?required=' in url:
+                self.listings += 1
+            return real(url, *args, **kwargs)
 
         self.client.get = counting_get
 
@@ -399,18 +424,65 @@ def _memory(body, url):
             'kept_mib': (current - base) / 2 ** 20}
 
 
+#: Live migrations of one burst (a host evacuation), by default.
+BURST = 50
+#: The burst's configurations: the acceptance cache (its default
+#: seconds, under the withdrawal epoch), the same with a withdrawal
+#: announced halfway, and no cache.
+BURST_RUNS = ('cached', 'cached_withdrawal', 'no_cache')
+
+
+def _burst(side, fleet, states, manager, counter, count):
+    """A host's evacuation: ``count`` live migrations back to back.
+
+    Each is a new migration (its own consumer: the conductor moved its
+    allocations just before, so the source provider's generation is new),
+    scheduled by the filter alone, the caches empty at the start (a
+    scheduler that just started).  Time and requests are those of the
+    scheduling calls only.
+    """
+    default = nova_conf.CONF.migcompat.acceptance_cache_seconds
+    results = {}
+    for run in BURST_RUNS:
+        side.flags(acceptance_cache_seconds=0 if run == 'no_cache'
+                   else default, group='migcompat')
+        cache.clear()
+        times, requests, listings = [], 0, 0
+        for i in range(count):
+            spec = fleet.request_spec(migration_uuid=fleet.new_migration())
+            if run == 'cached_withdrawal' and i == count // 2:
+                fleet.move_epoch()
+            hosts = _copies(states)
+            gc.collect()
+            before, listed = counter.count, counter.listings
+            started = time.perf_counter()
+            kept = list(manager.get_filtered_hosts(hosts, spec))
+            times.append((time.perf_counter() - started) * 1000)
+            requests += counter.count - before
+            listings += counter.listings - listed
+            if len(kept) != fleet.expected_kept:
+                raise RuntimeError('burst %s: kept %d hosts, expected %d'
+                                   % (run, len(kept), fleet.expected_kept))
+        results[run] = {'migrations': count, 'total_ms': sum(times),
+                        'median_ms': statistics.median(times),
+                        'placement_requests': requests,
+                        'listings': listings}
+    cache.clear()
+    return results
+
+
 def _repeat(size):
     return 20 if size <= 100 else 11 if size <= 5000 else 5
 
 
-def run(sizes, accepting_sizes=(), log=print):
+def run(sizes, accepting_sizes=(), log=print, burst=BURST):
     """Parts (a) and (b) for each fleet; returns plain data."""
     results = []
     fleets = [('mixed', size) for size in sizes] + \
         [('accepting', size) for size in accepting_sizes]
     for kind, size in fleets:
         with inprocess.scheduler_side() as side:
-            results.append(_measure(side, size, kind))
+            results.append(_measure(side, size, kind, burst))
         row = results[-1]['live_migration']
         log('  %5d hosts (%s): live migration: the filter alone %.1f ms '
             'warm, %.1f ms for a new migration, %.1f ms cold; the default '
@@ -420,10 +492,20 @@ def run(sizes, accepting_sizes=(), log=print):
                row['filter_new_migration']['ms'], row['filter_cold']['ms'],
                row['default_chain']['ms'], row['with_filter']['ms'],
                row['noop_alone']['ms'], row['with_filter']['kept'], size))
+        if 'burst' in results[-1]:
+            runs = results[-1]['burst']
+            log('         a burst of %d live migrations: %.0f ms with the '
+                'cache (%d placement requests, %d lists read), %.0f ms '
+                'without (%d, %d)'
+                % (runs['cached']['migrations'], runs['cached']['total_ms'],
+                   runs['cached']['placement_requests'],
+                   runs['cached']['listings'], runs['no_cache']['total_ms'],
+                   runs['no_cache']['placement_requests'],
+                   runs['no_cache']['listings']))
     return results
 
 
-def _measure(side, size, kind='mixed'):
+def _measure(side, size, kind='mixed', burst=BURST):
     started = time.perf_counter()
     fleet = Fleet(side, size, FLEETS[kind])
     states = fleet.host_states()
@@ -469,4 +551,10 @@ def _measure(side, size, kind='mixed'):
         'resource_providers']), 'bytes': len(body)}
     row['live_migration']['memory'] = _memory(body, url)
     cache.clear()
+    if burst:
+        # The acceptance cache's default, as a scheduler runs.
+        nova_conf.CONF.clear_override('acceptance_cache_seconds',
+                                      group='migcompat')
+        row['burst'] = _burst(side, fleet, states, filter_alone, counter,
+                              burst)
     return row

@@ -89,6 +89,23 @@ def filter_tables(rows):
     return cost, kept, other
 
 
+def burst_table(rows):
+    """A host's evacuation: the burst's runs, per fleet."""
+    names = {'cached': 'cache (epoch)',
+             'cached_withdrawal': 'cache, 1 withdrawal halfway',
+             'no_cache': 'no cache'}
+    return _grid(
+        ['Hosts', 'Fleet', 'Live migrations', 'Acceptance list',
+         'Total (ms)', 'Median per request (ms)', 'Placement requests',
+         'Lists read'],
+        [[r['hosts'], r['fleet'], r['burst'][run]['migrations'], names[run],
+          '%.0f' % r['burst'][run]['total_ms'],
+          _ms(r['burst'][run]['median_ms']),
+          r['burst'][run]['placement_requests'],
+          r['burst'][run]['listings']]
+         for r in rows if 'burst' in r for run in names])
+
+
 def reporter_table(rows):
     return _grid(
         ['Devices', 'Strings', 'Discovery (ms)', 'First cycles',
@@ -147,6 +164,11 @@ def render(results):
                   "Nova's HostManager.get_filtered_hosts):", cost,
                   '(a) What it kept, and what it read and held:', kept,
                   '(b) Requests that are not live migrations:', other]
+        if any('burst' in r for r in results['filter']):
+            parts += ['(a) A burst of live migrations (a host evacuation: '
+                      'new migrations back to back, from a scheduler that '
+                      'just started; the filter alone):',
+                      burst_table(results['filter'])]
     if 'reporter' in results:
         parts += ['(c) A reporting cycle of one host:',
                   reporter_table(results['reporter'])]

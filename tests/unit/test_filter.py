@@ -590,7 +590,7 @@ def test_no_list_is_kept_without_an_epoch(monkeypatch, options):
 
 
 def test_a_new_acceptance_is_seen_after_the_cache_window(monkeypatch,
-                                                          options):
+                                                         options):
     options(acceptance_cache_seconds=10)
     now = [1000.0]
     monkeypatch.setattr(cache.ACCEPTING, 'clock', lambda: now[0])

@@ -235,7 +235,7 @@ def test_once_exits_within_the_deadline_while_a_write_hangs(
 
 
 def test_device_check_exits_while_a_write_hangs(tmp_path, emulated_sysfs,
-                                               example_spec):
+                                                example_spec):
     fs = emulated_sysfs(hung_spec(example_spec, 'hang'))
     path = tmp_path / 'agent.conf'
     path.write_text('[migcompat]\nnodename = node-a\nsysfs_root = %s\n'

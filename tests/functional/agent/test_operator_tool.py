@@ -360,3 +360,66 @@ def test_agent_records_its_last_cycle(fleet):
     assert doc['ok'] is True and doc['node'] == 'node-b'
     assert 0 <= time.time() - doc['finished_at'] < 120
     assert doc['summary'].startswith('2 devices (2 tracked), 2 fleet strings')
+
+
+#: A token of this release's header whose payload does not decode, and
+#: one of a newer release's version.
+CORRUPT = '1P' + 'Z' * 30
+NEWER = '2P' + codec.encode(samples.NVIDIA_21)[2:]
+
+
+def test_status_names_corrupt_and_newer_strings(fleet, tool,
+                                                placement_api):
+    placement_api.add_traits(fleet.pgpu('node-a'),
+                             codec.trait(codec.SRC, CORRUPT))
+    placement_api.add_traits(fleet.pgpu('node-b', 1),
+                             codec.trait(codec.SRC, NEWER))
+    code, out, err = tool(fleet.scheduler_conf, 'status', '-f', 'json')
+    result, details = results(out)['Codec versions']
+    assert result == 'Failure' and code == 2
+    assert ("corrupt (no release decodes them; the live migrations of "
+            "their servers are refused until the source agent withdraws "
+            "them, or 'nova-migcompat purge --undecodable' removes them): "
+            "%s... on node-a_pci_0000_81_00_0"
+            % codec.trait(codec.SRC, CORRUPT)[:40]) in details
+    assert ('of a newer release (this one decodes 1P, 1D: upgrade the '
+            'schedulers and the operator tools before the agents; '
+            'meanwhile the live migrations of their servers are refused): '
+            '%s... on node-b_pci_0000_82_00_0'
+            % codec.trait(codec.SRC, NEWER)[:40]) in details
+    # Removed, those two only.
+    code, out, _ = tool(fleet.scheduler_conf, 'purge', '--undecodable',
+                        '-f', 'json')
+    assert code == 0
+    assert {(r['Name'], tuple(r['Traits'])) for r in json_rows(out)} == {
+        ('node-a_pci_0000_81_00_0', (codec.trait(codec.SRC, CORRUPT),)),
+        ('node-b_pci_0000_82_00_0', (codec.trait(codec.SRC, NEWER),))}
+    # Everything else stays: the fleet's strings, acceptances, marks.
+    assert codec.trait(codec.SRC, codec.encode(samples.NVIDIA_21)) in \
+        placement_api.traits(fleet.pgpu('node-a'))
+    code, out, _ = tool(fleet.scheduler_conf, 'status', '-f', 'json')
+    assert results(out)['Codec versions'][0] == 'Success'
+
+
+def test_purge_touches_only_our_traits_by_exact_name(fleet, tool,
+                                                     placement_api):
+    # Other tools' traits that placement's startswith: (a LIKE, where _
+    # is any character) lists with ours: defined on no provider, and on
+    # another service's provider.
+    looks = ['CUSTOM_MIGCOMPATIBLE_FOO', 'CUSTOM_MIGCOMPAT1ZONE']
+    for name in looks:
+        placement_api.ok('PUT', '/traits/%s' % name)
+    other = placement_api.create_provider('other-service')
+    placement_api.add_traits(other, 'CUSTOM_MIGCOMPATXSRC_BAR')
+    code, out, _ = tool(fleet.scheduler_conf, 'purge', '--dry-run', '-f',
+                        'json')
+    assert code == 0
+    listed = {r['Name'] for r in json_rows(out)}
+    assert not listed & set(looks + ['CUSTOM_MIGCOMPATXSRC_BAR',
+                                     'other-service'])
+    code, out, err = tool(fleet.scheduler_conf, 'purge', '-f', 'json')
+    assert code == 0, err
+    assert set(looks) <= placement_api.all_traits('CUSTOM_')
+    assert placement_api.traits(other) == {'CUSTOM_MIGCOMPATXSRC_BAR'}
+    assert all(not codec.is_ours(t)
+               for t in placement_api.all_traits('CUSTOM_MIGCOMPAT'))

@@ -12,7 +12,7 @@ def test_bench_small(tmp_path):
     output = tmp_path / 'bench.json'
     result = subprocess.run(
         [sys.executable, '-m', 'migcompat_lab.bench', '--hosts', '10,40',
-         '--accepting-hosts', '12',
+         '--accepting-hosts', '12', '--burst', '6',
          '--devices', '4', '--catalogs', '6', '--incompatible', '2',
          '--output', str(output)],
         capture_output=True, text=True, timeout=600)
@@ -40,13 +40,24 @@ def test_bench_small(tmp_path):
             assert live[name]['kept'] == row['expected_kept']
             assert live[name]['candidates_kept'] == \
                 row['expected_candidates']
-        # Cold: the allocations, the source pGPU's traits, who accepts
-        # its string; a new migration: the first two; warm: the
-        # allocations only.
-        assert live['filter_cold']['placement_requests'] == 3
-        assert live['filter_new_migration']['placement_requests'] == 2
-        assert live['filter_alone']['placement_requests'] == 1
-        assert live['with_filter']['placement_requests'] == 1
+        # Cold: the allocations, the source pGPU's traits, the withdrawal
+        # epoch, who accepts its string; a new migration: the first
+        # three; warm: the allocations and the epoch.
+        assert live['filter_cold']['placement_requests'] == 4
+        assert live['filter_new_migration']['placement_requests'] == 3
+        assert live['filter_alone']['placement_requests'] == 2
+        assert live['with_filter']['placement_requests'] == 2
+        # A burst of 6 new migrations: the list read once under the
+        # epoch, twice when a withdrawal is announced halfway, every time
+        # without the cache (which reads no epoch).
+        burst = row['burst']
+        assert burst['cached']['listings'] == 1
+        assert burst['cached']['placement_requests'] == 4 + 5 * 3
+        assert burst['cached_withdrawal']['listings'] == 2
+        assert burst['cached_withdrawal']['placement_requests'] == \
+            4 + 5 * 3 + 1
+        assert burst['no_cache']['listings'] == 6
+        assert burst['no_cache']['placement_requests'] == 6 * 3
         assert live['memory']['peak_mib'] >= live['memory']['kept_mib'] > 0
         for name in ('default_chain', 'noop_alone'):
             assert live[name]['kept'] == row['hosts']
@@ -99,6 +110,7 @@ def test_bench_small(tmp_path):
 
     out = result.stdout
     assert '(a) A live-migration scheduling request' in out
+    assert '(a) A burst of live migrations' in out
     assert '(d) One live migration' in out
     assert "(e) The agents' requests to placement, fleet-wide" in out
     assert 'Figures written to %s' % output in out

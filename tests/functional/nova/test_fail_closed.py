@@ -52,8 +52,10 @@ class _Refusals(object):
 
 class WithdrawnAcceptanceTests(test_live_migration.FleetMixin,
                                cloud.CloudTestBase):
-    """The filter caches who accepts (default: 10 s), never past a
-    withdrawal that an agent's finished cycle announced."""
+    """The filter caches who accepts (10 s by default).
+
+    Never past a withdrawal that an agent's finished cycle announced.
+    """
 
     def plant(self, host, text):
         """Someone else writes an acceptance on the host's pGPUs."""
@@ -206,3 +208,40 @@ class UnmanagedSourceTests(_Refusals, test_live_migration.FleetMixin,
                       'so its devices cannot be judged '
                       '([migcompat]unmanaged_sources = refuse)',
                       self.refusal_line(server))
+
+
+class UndecodableSourceTests(_Refusals, test_live_migration.FleetMixin,
+                             cloud.CloudTestBase):
+    """A SRC trait the filter cannot decode on the source refuses."""
+
+    def plant_on_source(self, token):
+        name = codec.trait(codec.SRC, token)
+        self.placement.put('/traits/%s' % name, None, version='1.6')
+        for address in cloud.PGPUS:
+            rp = self._get_provider_uuid_by_name(pgpu('src', address))
+            path = '/resource_providers/%s/traits' % rp
+            body = self.placement.get(path, version='1.6').body
+            body['traits'].append(name)
+            self.placement.put(path, body, version='1.6')
+
+    def test_a_corrupt_string_refuses_until_the_agent_withdraws_it(self):
+        server = self.boot('src')
+        self.plant_on_source('1P' + 'Z' * 30)
+        server = self.refused(server)
+        line = self.refusal_line(server)
+        self.assertIn('is corrupt: token', line)
+        self.assertNotIn('newer release', line)
+        # The source's agent withdraws what it did not publish: the next
+        # live migration is judged by the device's own string again.
+        self.report('src')
+        self._live_migrate(server, 'completed')
+        self.assertEqual('newer', self.host_of(server))
+
+    def test_a_newer_release_string_says_to_upgrade(self):
+        server = self.boot('src')
+        self.plant_on_source('2P' + codec.encode(
+            cloud.vgpu_string('2.1'))[2:])
+        line = self.refusal_line(self.refused(server))
+        self.assertIn('from a newer release of nova-migcompat', line)
+        self.assertIn('upgrade the schedulers and the operator tools '
+                      'before the agents', line)
