@@ -129,13 +129,14 @@ class Fleet:
         """The providers of a tree that must publish SRC traits.
 
         Its device providers (:meth:`device_providers`), and every other
-        provider of the tree that carries nova-migcompat traits (a root
-        provider for PCI functions).
+        provider of the tree that carries nova-migcompat traits about
+        devices (a root provider for PCI functions; not the marks every
+        node's root carries).
         """
         found = {p.uuid: p for p in self.device_providers(root,
                                                           resource_class)}
         for p in self.tree(root):
-            if migtraits.ours(p.traits):
+            if migtraits.device_claims(p.traits):
                 found.setdefault(p.uuid, p)
         return sorted(found.values(), key=lambda p: (p.name, p.uuid))
 

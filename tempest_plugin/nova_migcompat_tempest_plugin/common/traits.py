@@ -34,6 +34,15 @@ except ImportError:  # pragma: no cover - exercised where it is absent
 PREFIX = 'CUSTOM_MIGCOMPAT_'
 SRC_PREFIX = PREFIX + 'SRC_'
 ACC_PREFIX = PREFIX + 'ACC_'
+#: A device of the provider is managed without a string (the reason
+#: follows): the filter refuses its servers' live migrations.
+NOSRC_PREFIX = PREFIX + 'NOSRC_'
+#: On a compute node's root provider: an agent reports the node (and
+#: ``AGENT_<identity>`` says which).
+REPORTED = PREFIX + 'REPORTED'
+AGENT_PREFIX = PREFIX + 'AGENT_'
+#: What an agent says of a device provider (not of a node).
+_DEVICE_PREFIXES = (SRC_PREFIX, ACC_PREFIX, NOSRC_PREFIX)
 
 
 def _tokens(traits, prefix):
@@ -54,6 +63,22 @@ def acc_tokens(traits):
 def ours(traits):
     """nova-migcompat's traits among ``traits``, sorted."""
     return sorted(name for name in traits if name.startswith(PREFIX))
+
+
+def device_claims(traits):
+    """The traits that say something of a provider's devices, sorted.
+
+    Strings, acceptances and devices without a string; not the marks of
+    the node (``REPORTED``, ``AGENT_*``).
+    """
+    return sorted(name for name in traits
+                  if name.startswith(_DEVICE_PREFIXES))
+
+
+def nosrc_reasons(traits):
+    """The reasons of the ``CUSTOM_MIGCOMPAT_NOSRC_*`` traits, sorted."""
+    return sorted(name[len(NOSRC_PREFIX):] for name in traits
+                  if name.startswith(NOSRC_PREFIX))
 
 
 def acc_trait(token):
@@ -84,6 +109,10 @@ def malformed(traits):
         raise RuntimeError('nova_migcompat is not installed')
     bad = {}
     for name in ours(traits):
+        if not name.startswith((SRC_PREFIX, ACC_PREFIX)):
+            if not codec.is_ours(name):
+                bad[name] = 'not a nova-migcompat trait'
+            continue
         try:
             codec.decode_trait(name)
         except Exception as exc:

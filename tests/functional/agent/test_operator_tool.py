@@ -137,6 +137,48 @@ def test_explain_a_live_migration(fleet, tool, placement_api):
                                         '10de:1eb8 nvidia-35')
 
 
+def test_explain_a_source_that_cannot_be_judged(fleet, tool,
+                                                placement_api):
+    server = allocate(placement_api, fleet.pgpu('node-b'))
+    placement_api.add_traits(fleet.pgpu('node-b'),
+                             codec.nosrc_trait(codec.NO_STRING))
+    code, out, _ = tool(fleet.scheduler_conf, 'explain', server, '-f',
+                        'json')
+    assert code == 0
+    rows = {row['Host']: row for row in json_rows(out)}
+    assert rows['node-b']['Detail'] == (
+        'cannot be judged: source device provider node-b_pci_0000_81_00_0: '
+        'the nova-migcompat agent manages a device of it that has no '
+        'compatibility string: it has no migration_version attribute and '
+        'no descriptor is synthesized ([migcompat]synthesize_descriptors)')
+    # Refused, though its devices accept the string the provider has too.
+    assert rows['node-a']['Live Migration'] == 'refused'
+    assert rows['node-a']['Detail'] == ('the source cannot be judged (see '
+                                        'node-b)')
+
+
+def test_explain_a_source_without_an_agent(fleet, tool, placement_api):
+    node_c = placement_api.create_compute('node-c', PGPUS[:1])
+    server = allocate(placement_api, node_c['node-c_pci_0000_81_00_0'])
+    code, out, _ = tool(fleet.scheduler_conf, 'explain', server, '-f',
+                        'json')
+    assert code == 0
+    rows = {row['Host']: row for row in json_rows(out)}
+    assert rows['node-c']['Detail'].startswith(
+        'runs no nova-migcompat agent: its devices are not judged, every '
+        'host passes as with stock Nova')
+    assert rows['node-a']['Live Migration'] == 'accepted'
+    # The scheduler's nova.conf refuses them.
+    with open(fleet.scheduler_conf, 'a') as f:
+        f.write('\n[migcompat]\nunmanaged_sources = refuse\n')
+    code, out, _ = tool(fleet.scheduler_conf, 'explain', server, '-f',
+                        'json')
+    rows = {row['Host']: row for row in json_rows(out)}
+    assert rows['node-a']['Live Migration'] == 'refused'
+    assert 'its source host node-c runs no nova-migcompat agent ' \
+        '([migcompat]unmanaged_sources = refuse)' in rows['node-c']['Detail']
+
+
 def test_explain_from_a_given_node(fleet, tool, placement_api):
     # A server with a vGPU on node-a's second pGPU (2.1).
     server = allocate(placement_api, fleet.pgpu('node-a', 1))

@@ -32,10 +32,12 @@ class DeviceTraitsTest(base.MigcompatBaseTest):
         The device providers of each compute node: its children
         ``<node>_pci_*`` with inventory of [migcompat]device_resource_class
         (physical GPUs), and every provider of its tree carrying
-        ``CUSTOM_MIGCOMPAT_*`` traits (a root provider, for PCI functions).
-        Each must carry at least one ``CUSTOM_MIGCOMPAT_SRC_*`` trait, and
-        each of its ``CUSTOM_MIGCOMPAT_*`` traits must decode with the
-        product's codec.
+        ``CUSTOM_MIGCOMPAT_*`` traits about devices (a root provider, for
+        PCI functions).  Each must carry at least one
+        ``CUSTOM_MIGCOMPAT_SRC_*`` trait and no
+        ``CUSTOM_MIGCOMPAT_NOSRC_*`` trait (a device its agent cannot
+        judge), and each of its ``CUSTOM_MIGCOMPAT_*`` traits must be one
+        of the product's, its strings decoding with the product's codec.
         """
         if not migtraits.can_decode():
             raise self.skipException(
@@ -54,7 +56,14 @@ class DeviceTraitsTest(base.MigcompatBaseTest):
                 where = ('provider %s (%s) of compute node %s'
                          % (provider.name, provider.uuid,
                             node['hypervisor_hostname']))
-                if not migtraits.src_tokens(provider.traits):
+                reasons = migtraits.nosrc_reasons(provider.traits)
+                if reasons:
+                    problems.append(
+                        '%s has a device its agent manages without a '
+                        'string (CUSTOM_MIGCOMPAT_NOSRC_%s): the live '
+                        'migrations of its servers are refused'
+                        % (where, ', _'.join(reasons)))
+                elif not migtraits.src_tokens(provider.traits):
                     problems.append(
                         '%s publishes no CUSTOM_MIGCOMPAT_SRC_* trait '
                         '(its nova-migcompat traits: %s)'

@@ -94,9 +94,24 @@ def test_tokens_are_read_by_name_only():
 
 def test_malformed_traits_are_named_by_the_codec():
     bad = migtraits.malformed([src(T21), acc(T31), src('9P123'),
-                               'CUSTOM_MIGCOMPAT_SRC_', 'HW_CPU_X86_AVX'])
-    assert sorted(bad) == ['CUSTOM_MIGCOMPAT_SRC_', src('9P123')]
+                               'CUSTOM_MIGCOMPAT_SRC_', 'HW_CPU_X86_AVX',
+                               codec.REPORTED_TRAIT,
+                               codec.agent_trait('ABCDEFGH12345678'),
+                               codec.nosrc_trait(codec.NO_STRING),
+                               'CUSTOM_MIGCOMPAT_OTHER_X'])
+    assert sorted(bad) == ['CUSTOM_MIGCOMPAT_OTHER_X',
+                           'CUSTOM_MIGCOMPAT_SRC_', src('9P123')]
     assert all(bad.values())
+
+
+def test_the_marks_of_a_node_are_not_claims_about_devices():
+    marks = [codec.REPORTED_TRAIT, codec.agent_trait('ABCDEFGH12345678')]
+    assert migtraits.REPORTED == codec.REPORTED_TRAIT
+    assert migtraits.device_claims(marks) == []
+    nosrc = codec.nosrc_trait(codec.NOT_MIGRATABLE)
+    assert migtraits.device_claims(marks + [src(T21), nosrc]) == sorted(
+        [src(T21), nosrc])
+    assert migtraits.nosrc_reasons([nosrc]) == [codec.NOT_MIGRATABLE]
 
 
 def test_describe_quotes_the_decoded_string():
