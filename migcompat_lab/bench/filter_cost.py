@@ -99,11 +99,11 @@ class Fleet(object):
 
     def _create_source(self):
         self.source_root = self.side.provider(
-            SOURCE, inventories={'VCPU': 128, 'MEMORY_MB': 262144,
+            SOURCE, inventories={'VCPU': 64, 'MEMORY_MB': 262144,
                                  'DISK_GB': 4096})
         self.source_pgpu = self.side.provider(
             provider_names.pgpu_provider_name(SOURCE, cloud.PGPUS[0]),
-            parent=self.source_root, inventories={'VGPU': 128},
+            parent=self.source_root, inventories={'VGPU': 16},
             traits=[_trait(codec.SRC, SOURCE_VERSION),
                     _trait(codec.ACC, SOURCE_VERSION)])
         # Every string of the fleet exists as a trait (agents create them).
@@ -449,7 +449,8 @@ def _burst(side, fleet, states, manager, counter, count):
         cache.clear()
         times, requests, listings = [], 0, 0
         for i in range(count):
-            spec = fleet.request_spec(migration_uuid=fleet.new_migration())
+            migration = fleet.new_migration()
+            spec = fleet.request_spec(migration_uuid=migration)
             if run == 'cached_withdrawal' and i == count // 2:
                 fleet.move_epoch()
             hosts = _copies(states)
@@ -460,6 +461,8 @@ def _burst(side, fleet, states, manager, counter, count):
             times.append((time.perf_counter() - started) * 1000)
             requests += counter.count - before
             listings += counter.listings - listed
+            # The server has gone: the source keeps room for the next.
+            fleet.side.ok('delete', '/allocations/%s' % migration)
             if len(kept) != fleet.expected_kept:
                 raise RuntimeError('burst %s: kept %d hosts, expected %d'
                                    % (run, len(kept), fleet.expected_kept))
