@@ -47,13 +47,18 @@ AGENT = 'AGENT'
 #: agent reports the node (one trait for every node: one listing finds
 #: them all).
 REPORTED = 'REPORTED'
+#: ``CUSTOM_MIGCOMPAT_CLAIM_<identity>``: on a compute node's root
+#: provider, another agent (another host) claims the node that the
+#: AGENT's agent reports: a conflict for an operator to resolve.
+CLAIM = 'CLAIM'
 #: Every kind of trait of ours; anything else under :data:`PREFIX` is
 #: not ours (:func:`parse_trait`).
-KINDS = ROLES + (NOSRC, AGENT, REPORTED)
+KINDS = ROLES + (NOSRC, AGENT, REPORTED, CLAIM)
 SRC_PREFIX = PREFIX + SRC + '_'
 ACC_PREFIX = PREFIX + ACC + '_'
 NOSRC_PREFIX = PREFIX + NOSRC + '_'
 AGENT_PREFIX = PREFIX + AGENT + '_'
+CLAIM_PREFIX = PREFIX + CLAIM + '_'
 REPORTED_TRAIT = PREFIX + REPORTED
 
 #: Why a managed device has no string, as its NOSRC trait says it.
@@ -322,6 +327,26 @@ def agent_trait(identity):
     return AGENT_PREFIX + identity
 
 
+def claim_trait(identity):
+    """The CLAIM trait of an agent identity."""
+    if not _IDENTITY.match(identity):
+        raise ValueError('not an agent identity: %r' % identity)
+    return CLAIM_PREFIX + identity
+
+
+def identities(traits):
+    """The identities of a root's AGENT and of its CLAIM traits.
+
+    ``(reporting, claiming)``, as sorted lists.
+    """
+    found = {AGENT: set(), CLAIM: set()}
+    for name in traits:
+        parsed = parse_trait(name)
+        if parsed and parsed[0] in found:
+            found[parsed[0]].add(parsed[1])
+    return sorted(found[AGENT]), sorted(found[CLAIM])
+
+
 def reason_words(reason):
     """A NOSRC reason in words."""
     return REASONS.get(reason, 'reason %s (of a newer release)' % reason)
@@ -332,11 +357,11 @@ def parse_trait(name):
 
     ``kind`` is one of :data:`KINDS`; ``body`` is the token of a SRC or
     ACC trait (shaped like a token of any version), the reason of a NOSRC
-    trait, the identity of an AGENT trait, empty for REPORTED.  Returns
-    None for any name that is not exactly one of ours, whatever it starts
-    with: placement's
-    ``name=startswith:`` listing is an SQL ``LIKE``, in which ``_`` is any
-    character, so a listing of our prefix may hold names of others.
+    trait, the identity of an AGENT or CLAIM trait, empty for REPORTED.
+    Returns None for any name that is not exactly one of ours, whatever it
+    starts with: placement's ``name=startswith:`` listing is an SQL
+    ``LIKE``, in which ``_`` is any character, so a listing of our prefix
+    may hold names of others.
     """
     if not isinstance(name, str) or len(name) > MAX_TRAIT_LEN or \
             not name.startswith(PREFIX):
@@ -350,7 +375,7 @@ def parse_trait(name):
         return (kind, body) if is_token(body) else None
     if kind == NOSRC:
         return (kind, body) if _REASON.match(body) else None
-    if kind == AGENT:
+    if kind in (AGENT, CLAIM):
         return (kind, body) if _IDENTITY.match(body) else None
     return None
 

@@ -96,6 +96,10 @@ class RootProviderNotFound(MigCompatError):
     """The compute node's root resource provider is not in placement."""
 
 
+class NodeClaimed(MigCompatError):
+    """Another agent (another host) reports this node: publish nothing."""
+
+
 class Stopped(MigCompatError):
     """The agent was asked to stop: the cycle ends before its next write."""
 

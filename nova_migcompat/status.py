@@ -11,6 +11,8 @@ exit status is the worst code.
 * **Agents**: every compute node with device providers runs an agent
   (its root provider carries the agent's REPORTED trait); the device
   providers of the others are listed;
+* **One agent per node**: no node is claimed by a second agent (its
+  CLAIM trait: another host with the same ``[migcompat]nodename``);
 * **Devices without a string**: device providers whose agent manages a
   device it cannot judge (their servers' live migrations are refused);
 * **Codec versions**: the token versions in placement, and the traits
@@ -150,6 +152,11 @@ class Snapshot(object):
                 continue
             for rp in client.providers_with_trait(name):
                 self.carried[rp].add(name)
+        #: root uuid -> its traits, for the nodes another agent claims.
+        self.claimed = {}
+        for rp, traits in self.carried.items():
+            if any(codec.parse_trait(t)[0] == codec.CLAIM for t in traits):
+                self.claimed[rp] = client.provider_traits(rp)[0]
         self.hosts, self.rows = fleet.matrix(client,
                                              (self.names, self.roots))
 
@@ -192,6 +199,25 @@ def check_agents(snap):
                       'or a nova-migcompat agent in placement')
     return Result(check, SUCCESS, 'an agent reports each of the %d compute '
                   'nodes with devices' % total)
+
+
+def check_one_agent(snap):
+    """No node is claimed by a second agent (another host)."""
+    check = 'One agent per node'
+    conflicts = []
+    for root, traits in sorted(snap.claimed.items(),
+                               key=lambda item: snap.names.get(item[0], '')):
+        reporting, claiming = codec.identities(traits)
+        conflicts.append('%s (reported by agent %s; also claimed by %s)' % (
+            snap.names.get(root, root), ', '.join(reporting) or 'none',
+            ', '.join(claiming)))
+    if conflicts:
+        return Result(check, FAILURE, 'two agents have the same '
+                      '[migcompat]nodename (a configuration copied to '
+                      'another host?); only the reporting one publishes: '
+                      "%s; stop the wrong one, then run 'nova-migcompat "
+                      "purge --host NODE' once" % _names(conflicts))
+    return Result(check, SUCCESS, 'no node is claimed by two agents')
 
 
 def check_unjudged(snap):
@@ -341,7 +367,8 @@ def run(get_client, conf=None, files=None, local=False):
     else:
         results += [Result('Placement', SUCCESS, '%d resource providers '
                            'read' % len(snap.names)),
-                    check_agents(snap), check_unjudged(snap),
+                    check_agents(snap), check_one_agent(snap),
+                    check_unjudged(snap),
                     check_codec(snap), check_catalog(snap),
                     check_stranded(snap)]
     if local:

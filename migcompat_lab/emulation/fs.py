@@ -6,7 +6,9 @@ kernel path (``os.write`` fails with the policy's errno).  Everything else
 that would change the tree fails with EACCES.  Every write attempt that
 reaches the file system (open with write intent, write, truncate, create,
 mkdir, unlink, rename, chmod, symlink, ...) is appended to the write log,
-one JSON object per line: ``{"op", "path", "data", "result"}``.
+one JSON object per line: ``{"op", "path", "data", "result"}``; so is
+each read of an attribute with a ``read_delay``, as it starts to wait
+(``"op": "read"``), for a test to act on.
 
 ``serve()`` is the child process's main: it mounts in the foreground, with
 libfuse's multi-threaded loop (a slow or hung attribute, ``write_delay`` or
@@ -187,6 +189,9 @@ class SysfsOperations(mfusepy.Operations):
             raise mfusepy.FuseOSError(errno.ENODEV)
         if node.kind != 'file':
             raise mfusepy.FuseOSError(errno.EISDIR)
+        if node.attr.get('read_delay') is not None:
+            # A test may act while a reader waits (e.g. pull the tree).
+            self._record('read', path, '', 'delayed', offset=offset)
         self._delay(node, 'read_delay')
         if node.attr['read_error']:
             raise mfusepy.FuseOSError(getattr(errno,

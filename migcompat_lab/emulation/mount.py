@@ -23,6 +23,8 @@ from migcompat_lab.emulation import spec as spec_mod
 #: The only files a client of the emulated sysfs may write, and how.
 ALLOWED_NAME = 'migration_version'
 ALLOWED_OPS = ('open', 'write', 'truncate')
+#: The log's other events: a read of an attribute with a ``read_delay``.
+READ = 'read'
 
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -209,9 +211,13 @@ class EmulatedSysfs(object):
 
     def foreign_writes(self):
         """Write attempts on anything but a migration_version attribute."""
-        return [e for e in self.writes()
-                if os.path.basename(e['path']) != ALLOWED_NAME
-                or e['op'] not in ALLOWED_OPS]
+        return [e for e in self.writes() if e['op'] != READ and (
+            os.path.basename(e['path']) != ALLOWED_NAME
+            or e['op'] not in ALLOWED_OPS)]
+
+    def delayed_reads(self):
+        """The reads of attributes with a ``read_delay`` (as they start)."""
+        return [e for e in self.writes() if e['op'] == READ]
 
     def stop(self):
         """Unmount, reap the child, clean up; idempotent."""

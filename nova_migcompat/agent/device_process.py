@@ -263,6 +263,13 @@ class DeviceProcess(object):
             devices.append(dev)
         return devices
 
+    def confirm(self, index):
+        """Source ``index`` still sees its devices, or an error is raised."""
+        self._ensure()
+        self._call({'op': 'confirm', 'source': index},
+                   max(60, self.timeout + CHECK_MARGIN),
+                   'confirming the devices of %s' % self.names[index])
+
     def check(self, index, device, text):
         """The Verdict of the target-side check, always in time."""
         try:
@@ -316,6 +323,9 @@ class RemoteSource(sources_mod.DeviceSource):
 
     def check(self, device, text):
         return self.process.check(self.index, device, text)
+
+    def confirm(self):
+        self.process.confirm(self.index)
 
 
 def load(conf, should_stop=None, process=None):
@@ -481,6 +491,9 @@ class _Server(object):
                     answer = self.discover(request)
                 elif op == 'check':
                     answer = self.check(request)
+                elif op == 'confirm':
+                    self.sources[request['source']].confirm()
+                    answer = {'ok': None}
                 else:
                     answer = {'error': ['request', 'unknown request %r'
                                         % op]}

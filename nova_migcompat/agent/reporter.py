@@ -338,25 +338,18 @@ class Reporter(object):
                     record_mod.identity(dev))
                    for plan in plans.values()
                    for source, dev in plan.targets]
-        now = record.clock()
-        pending = []
-        for source, dev, dev_key, ident in targets:
-            for str_key, text in texts.items():
-                due, age = record.due(dev_key, str_key, ident, now)
-                if due:
-                    pending.append((age, dev_key, str_key, source, dev,
-                                    ident, text))
-        pending.sort(key=lambda item: item[:3])
         budget = self.conf.migcompat.max_checks_per_cycle
-        report.behind = max(0, len(pending) - budget)
+        pairs, report.behind = record.pending(
+            [(dev_key, ident, (source, dev))
+             for source, dev, dev_key, ident in targets], list(texts),
+            budget, should_stop=self.should_stop)
         unknown = collections.OrderedDict()
-        for _age, dev_key, str_key, source, dev, ident, text in \
-                pending[:budget]:
+        for (source, dev), dev_key, ident, str_key in pairs:
             if self.should_stop():
                 raise exception.Stopped('stopped during the target-side '
                                         'check')
             report.checks += 1
-            verdict = source.check(dev, text)
+            verdict = source.check(dev, texts[str_key])
             if verdict.result == verdict_mod.UNKNOWN:
                 unknown.setdefault(dev.name, []).append(verdict.reason)
             record.put(dev_key, str_key, ident, verdict.result)
@@ -381,18 +374,27 @@ class Reporter(object):
                                in targets})
         record.keep_only({t[2] for t in targets}, set(texts))
         now = record.clock()
+        keys = {token: record_mod.string_key(text)
+                for token, text in catalog.items()}
         verdicts = {}
         for plan in plans.values():
-            idents = [(record_mod.device_key(dev), record_mod.identity(dev))
-                      for _source, dev in plan.targets]
+            # Each device's verdicts once: a provider with many devices
+            # and a fleet with many strings cost their sum, not product.
+            accepted, refusals = set(), collections.Counter()
+            for _source, dev in plan.targets:
+                for str_key, result in record.results(
+                        record_mod.device_key(dev), record_mod.identity(dev),
+                        now).items():
+                    if result == verdict_mod.ACCEPTS:
+                        accepted.add(str_key)
+                    else:
+                        refusals[str_key] += 1
+            devices = len(plan.targets)
             per_token = {}
-            for token, text in catalog.items():
-                str_key = record_mod.string_key(text)
-                results = {record.valid(dev_key, str_key, ident, now)
-                           for dev_key, ident in idents}
-                if verdict_mod.ACCEPTS in results:
+            for token, str_key in keys.items():
+                if str_key in accepted:
                     per_token[token] = verdict_mod.ACCEPTS
-                elif results == {verdict_mod.REFUSES}:
+                elif devices and refusals[str_key] == devices:
                     per_token[token] = verdict_mod.REFUSES
                 else:
                     per_token[token] = verdict_mod.UNKNOWN
@@ -413,6 +415,10 @@ class Reporter(object):
         want = set()
         if root and self.identity:
             want |= {codec.REPORTED_TRAIT, codec.agent_trait(self.identity)}
+            # Other agents' marks are theirs (or the operator's) to remove.
+            want |= {t for t in current if (codec.parse_trait(t) or ('',))[0]
+                     in (codec.AGENT, codec.CLAIM) and
+                     codec.parse_trait(t)[1] != self.identity}
         if plan is None:
             return want
         want |= {codec.trait(codec.SRC, p.token) for p in plan.producers}
@@ -632,6 +638,9 @@ class Reporter(object):
         uuid = rp['uuid']
         number = self._listing.number
         known = self._known_traits.get(uuid)
+        if known is not None and known[2] == number:
+            # Read (or proven) after this very listing.
+            return set(known[0]), known[1]
         if self._unchanged and known is not None and \
                 rp.get('generation') is not None and \
                 known[1] == rp['generation'] and known[2] == number - 1:
@@ -645,6 +654,67 @@ class Reporter(object):
                                     self._listing.number)
         return current, generation
 
+    # One agent per node ---------------------------------------------------
+
+    def _owner(self, traits):
+        """Who reports the node, from its root's traits.
+
+        ``(owner identity or None, other identities)``: the agent whose
+        AGENT trait is on the root reports the node; when two are (two
+        agents wrote at once), the lowest identity does, and the other one
+        steps back.  CLAIM traits are the other agents' claims.
+        """
+        reporting, claiming = codec.identities(traits)
+        others = sorted((set(reporting) | set(claiming)) - {self.identity})
+        return (min(reporting) if reporting else None), others
+
+    def _conflict(self, owner, others):
+        return exception.NodeClaimed(
+            'node %s is reported by another nova-migcompat agent (identity '
+            '%s; this agent is %s): two agents have [migcompat]nodename = '
+            '%s (a configuration copied to another host?); this one '
+            'publishes nothing and withdraws nothing: stop the wrong one, '
+            "then run 'nova-migcompat purge --host %s' once"
+            % (self.nodename, owner, self.identity, self.nodename,
+               self.nodename))
+
+    def _check_owner(self, root, report):
+        """Publish only as the node's agent; else claim it and fail."""
+        current, _generation = self._traits(root)
+        owner, others = self._owner(current)
+        if owner is None or owner == self.identity:
+            if others:
+                LOG.warning('Node %s is also claimed by nova-migcompat '
+                            'agent(s) %s (another host with [migcompat]'
+                            'nodename = %s?); this agent (%s) reports it',
+                            self.nodename, ', '.join(others),
+                            self.nodename, self.identity)
+            return
+        self._claim(root, report)
+        raise self._conflict(owner, others)
+
+    def _claim(self, root, report):
+        """Leave this agent's claim on the root (for status), no more."""
+        mine = codec.agent_trait(self.identity)
+        claim = codec.claim_trait(self.identity)
+        current, generation = self._read_traits(root['uuid'])
+        for _attempt in range(WRITE_ATTEMPTS):
+            want = (current - {mine}) | {claim}
+            if want == current:
+                return
+            self.client.ensure_trait(claim)
+            report.writes += 1
+            try:
+                self.client.set_provider_traits(root['uuid'], want,
+                                                generation)
+            except exception.GenerationConflict:
+                report.writes += 1
+                current, generation = self._read_traits(root['uuid'])
+                continue
+            report.writes += 1
+            self._known_traits.pop(root['uuid'], None)
+            return
+
     def _write(self, rp, plan, verdicts, report, created, catalog):
         uuid = rp['uuid']
         current, generation = self._traits(rp)
@@ -653,6 +723,14 @@ class Reporter(object):
             want = self.desired(plan, verdicts, current, root=root)
             ours = {t for t in current if codec.is_ours(t)}
             report.published[rp['name']] = want
+            if root:
+                # Another agent wrote the root meanwhile: the lower
+                # identity reports the node, the other steps back before
+                # it writes any device provider.
+                owner, others = self._owner(want)
+                if owner != self.identity:
+                    self._claim(rp, report)
+                    raise self._conflict(owner, others)
             if ours == want:
                 return
             if self.should_stop():
@@ -763,10 +841,11 @@ class Reporter(object):
             # cycle's summary).
             report.failure = str(e)
         except Exception as e:
-            # A bug or a malformed answer: report it, write nothing more,
-            # and let the daemon try again.
+            # A malformed answer (or a bug): report it in one line (the
+            # agent logs the cycle's failure), write nothing more, and let
+            # the daemon try again; the traceback only at DEBUG.
             report.failure = '%s: %s' % (type(e).__name__, e)
-            LOG.exception('Reporting cycle failed unexpectedly')
+            LOG.debug('Reporting cycle failed unexpectedly', exc_info=True)
         report.requests = self.client.requests - start
         return report
 
@@ -775,6 +854,8 @@ class Reporter(object):
         uuids = {rp['uuid'] for rp in tree.values()}
         self._known_traits = {uuid: known for uuid, known
                               in self._known_traits.items() if uuid in uuids}
+        # The node is this agent's to report, or nothing is written.
+        self._check_owner(tree[self.nodename], report)
         self._note_tree(uuids)
         plans = self.collect(report, known_providers=set(tree))
         for name in tree:
@@ -795,10 +876,15 @@ class Reporter(object):
             verdicts = self.evaluate(plans, catalog, report)
         finally:
             self.record.save()
+        # The devices are still there to back what is published (a tree
+        # that went away during the checks must not withdraw everything).
+        for source in self.sources:
+            source.confirm()
         failures = []
         created = set()
         try:
-            for name in sorted(tree):
+            # The root first: its write proves the node is still ours.
+            for name in sorted(tree, key=lambda n: (n != self.nodename, n)):
                 try:
                     self._write(tree[name], plans.get(name), verdicts,
                                 report, created, catalog)
@@ -806,7 +892,8 @@ class Reporter(object):
                     LOG.info('Provider %s disappeared during the cycle',
                              name)
                     self._owe_epoch('provider %s disappeared' % name)
-                except (exception.PlacementUnavailable, exception.Stopped):
+                except (exception.PlacementUnavailable, exception.Stopped,
+                        exception.NodeClaimed):
                     raise
                 except exception.PlacementError as e:
                     failures.append(str(e))

@@ -17,6 +17,12 @@ with the oslo.config object (``Source(conf)``) and then calls:
     ``OSError``), so that the cycle fails instead of withdrawing what was
     published.
 
+``confirm()``
+    Called after the checks and before anything is published: raises
+    (like ``discover()``) when the devices discovered can no longer be
+    seen, e.g. a tree that went away during the cycle.  The default does
+    nothing.
+
 ``check(device, text)``
     The target-side check: would ``device`` (one this source discovered)
     accept the state of a device whose compatibility string is ``text``?
@@ -57,6 +63,9 @@ class DeviceSource(metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def check(self, device, text):
         """Return the Verdict of ``device`` on the string ``text``."""
+
+    def confirm(self):
+        """Raise if the devices can no longer be seen (see the module)."""
 
 
 def _on_load_failure(manager, entrypoint, exc):

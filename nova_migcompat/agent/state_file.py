@@ -15,7 +15,7 @@ class Unusable(Exception):
     """The file exists but is not to be read (one line saying why)."""
 
 
-def _unsafe(st, what):
+def unsafe(st, what):
     """Why a file or directory others could write is not to be trusted."""
     if st.st_uid != os.geteuid():
         return '%s belongs to uid %d, not to the agent' % (what, st.st_uid)
@@ -38,11 +38,11 @@ def read(path, max_bytes):
     except OSError as e:
         raise Unusable(str(e))
     try:
-        unsafe = (_unsafe(os.fstat(fd), 'the file') or
-                  _unsafe(os.lstat(os.path.dirname(path) or '.'),
-                          'its directory'))
-        if unsafe:
-            raise Unusable(unsafe)
+        why = (unsafe(os.fstat(fd), 'the file') or
+               unsafe(os.lstat(os.path.dirname(path) or '.'),
+                      'its directory'))
+        if why:
+            raise Unusable(why)
         with os.fdopen(fd, 'rb') as f:
             fd = None
             data = f.read(max_bytes + 1)

@@ -84,10 +84,41 @@ _OCTAL_ESCAPE = re.compile(rb'\\([0-3][0-7]{2})')
 MOUNTINFO = '/proc/self/mountinfo'
 #: The top directories of the layout: a root with neither is not a sysfs.
 _TOP_DIRS = ('bus', 'class')
+#: The directories discovery lists: one gone during a cycle is a tree
+#: that went away, not a host without devices.
+_LISTED = (_MDEV_BUS, _MDEV_DEVICES, _PCI_DEVICES)
 
 
 def errno_name(number):
     return errno.errorcode.get(number, str(number))
+
+
+_ESCAPES = {'\n': '\\n', '\r': '\\r', '\t': '\\t', '\\': '\\\\'}
+
+
+def printable(text):
+    """A name from the tree as it may be shown: in logs, on terminals.
+
+    Entry names are the kernel's (or whoever made the tree): a newline
+    would forge log lines, an ESC sequence rewrite a terminal.  Printable
+    ASCII is kept; anything else is escaped (``\\n``, ``\\x1b``,
+    ``\\u00e9``), so a real device's name (a PCI address, a uuid, a type
+    name) is unchanged and a hostile one never matches a real one.
+    """
+    if all(' ' <= c <= '~' and c != '\\' for c in text):
+        return text
+    out = []
+    for c in text:
+        if c in _ESCAPES:
+            out.append(_ESCAPES[c])
+        elif ' ' <= c <= '~':
+            out.append(c)
+        elif ord(c) < 0x100:
+            out.append('\\x%02x' % ord(c))
+        else:
+            out.append('\\u%04x' % ord(c) if ord(c) < 0x10000
+                       else '\\U%08x' % ord(c))
+    return ''.join(out)
 
 
 class Mount(object):
@@ -144,6 +175,9 @@ class Sysfs(object):
         self.root = os.path.realpath(root)
         #: ``{device number: Mount}``, read by :meth:`load_mounts`.
         self._mounts = None
+        #: What :meth:`check_root` saw: ``(device, inode, fstype, top
+        #: directories present)``.
+        self._seen = None
 
     # Mounts and the root ----------------------------------------------
 
@@ -195,20 +229,63 @@ class Sysfs(object):
                 'sysfs or FUSE mount: is it mounted, and is '
                 '[migcompat]sysfs_root right?'
                 % (mount.fstype if mount else 'unknown'))
-        for name in _TOP_DIRS:
+        present = self._layout_dirs()
+        if not any(name in present for name in _TOP_DIRS):
+            raise exception.SysfsRootError(
+                self.root, 'sysfs root has no %s directory: not the top of '
+                'a sysfs tree; is [migcompat]sysfs_root right?'
+                % ' or '.join(_TOP_DIRS))
+        self._seen = (st.st_dev, st.st_ino,
+                      self._mounts[st.st_dev].fstype, present)
+
+    def _layout_dirs(self):
+        """The directories of the layout that exist (relative paths)."""
+        present = set()
+        for parts in tuple((name,) for name in _TOP_DIRS) + _LISTED:
             try:
-                if stat.S_ISDIR(os.lstat(self.path(name)).st_mode):
-                    return
+                if stat.S_ISDIR(os.lstat(self.path(*parts)).st_mode):
+                    present.add(os.path.join(*parts))
             except FileNotFoundError:
                 continue
             except OSError as e:
                 raise exception.SysfsRootError(
                     self.root, 'sysfs root: cannot look at %s: %s'
-                    % (name, errno_name(e.errno)))
-        raise exception.SysfsRootError(
-            self.root, 'sysfs root has no %s directory: not the top of a '
-            'sysfs tree; is [migcompat]sysfs_root right?'
-            % ' or '.join(_TOP_DIRS))
+                    % (os.path.join(*parts), errno_name(e.errno)))
+        return frozenset(present)
+
+    def confirm_root(self):
+        """The root is still the tree :meth:`check_root` saw.
+
+        After discovery, and again before anything is published: a tree
+        unmounted (even lazily) or replaced while a cycle reads it, or a
+        directory of the layout gone since (which reads as an empty
+        listing), would look like a host whose devices went away.
+
+        :raises SysfsRootError: it is not (the cycle fails, withdrawing
+            nothing).
+        """
+        if self._seen is None:
+            raise exception.SysfsRootError(self.root, 'sysfs root was '
+                                           'never checked')
+        dev, ino, fstype, present = self._seen
+        try:
+            st = os.stat(self.root)
+        except OSError as e:
+            raise exception.SysfsRootError(
+                self.root, 'sysfs root went away during the cycle: %s'
+                % errno_name(e.errno))
+        # A mount has a device number of its own: another number (or
+        # inode) is another tree, or the directory under an unmounted one.
+        if (st.st_dev, st.st_ino) != (dev, ino):
+            raise exception.SysfsRootError(
+                self.root, 'sysfs root changed during the cycle (the %s '
+                'mount it was is gone: unmounted or replaced); nothing is '
+                'withdrawn' % fstype)
+        gone = sorted(present - self._layout_dirs())
+        if gone:
+            raise exception.SysfsRootError(
+                self.root, 'sysfs root: %s went away during the cycle; '
+                'nothing is withdrawn' % ', '.join(gone))
 
     # Paths -------------------------------------------------------------
 
@@ -216,9 +293,12 @@ class Sysfs(object):
         return os.path.join(self.root, *parts)
 
     def relative(self, path):
-        """``path`` as shown to people: relative to the root, with a /."""
+        """``path`` as shown to people: relative to the root, with a /.
+
+        Escaped (:func:`printable`): entry names are not to be trusted.
+        """
         rel = os.path.relpath(path, self.root)
-        return '/' + rel if rel != '.' else '/'
+        return printable('/' + rel if rel != '.' else '/')
 
     def resolve(self, path):
         """Resolve every link in ``path``; refuse to leave the root."""
@@ -325,10 +405,13 @@ class Sysfs(object):
         return data
 
     def read_text(self, path, limit=SMALL_ATTR_BYTES):
-        """A short ASCII attribute, surrounding white space stripped."""
+        """A short ASCII attribute, surrounding white space stripped.
+
+        Control characters inside are escaped (:func:`printable`).
+        """
         data = self.read_bytes(path, limit)
         try:
-            return data.decode('ascii').strip()
+            return printable(data.decode('ascii').strip())
         except UnicodeDecodeError:
             raise exception.SysfsError(self.relative(path),
                                        'not ASCII text')
@@ -353,10 +436,14 @@ class Sysfs(object):
         return compat_string.from_bytes(data, self.relative(path))
 
     def link_name(self, path):
-        """The last component of where a link leads (inside the root)."""
+        """The last component of where a link leads (inside the root).
+
+        Escaped (:func:`printable`): a name to show and compare, not to
+        build a path with.
+        """
         if not os.path.islink(path):
             return None
-        return os.path.basename(self.resolve(path))
+        return printable(os.path.basename(self.resolve(path)))
 
     # The kernel layout -------------------------------------------------
     # A listing that fails raises: "no devices" would withdraw every
@@ -508,11 +595,17 @@ class Sysfs(object):
         features = os.path.join(migration, _FEATURES)
         if not os.path.lexists(features):
             return frozenset([STOP_COPY])
-        tokens = self.read_text(features).split()
+        try:
+            tokens = self.read_bytes(features, SMALL_ATTR_BYTES).decode(
+                'ascii').split()
+        except UnicodeDecodeError:
+            raise exception.SysfsError(self.relative(features),
+                                       'not ASCII text')
         bad = [t for t in tokens if not _FEATURE.match(t)]
         if bad:
             raise exception.SysfsError(self.relative(features),
-                                       'not a feature: %r' % bad[0][:40])
+                                       'not a feature: %r'
+                                       % printable(bad[0][:40]))
         return frozenset(tokens)
 
     # The one write -----------------------------------------------------

@@ -116,11 +116,17 @@ class SysfsDeviceSource(sources.DeviceSource):
         devices.extend(self._mdev_types())
         devices.extend(self._mdevs())
         devices.extend(self._pci_functions())
+        # A tree that went away while it was listed reads as empty
+        # listings: the cycle fails instead.
+        self.sysfs.confirm_root()
         for dev in devices:
             if dev.error:
                 LOG.error('Device %s (%s): %s', dev.name,
                           self.sysfs.relative(dev.path), dev.error)
         return devices
+
+    def confirm(self):
+        self.sysfs.confirm_root()
 
     def _pci_facts(self, dev_dir):
         s = self.sysfs
@@ -184,9 +190,10 @@ class SysfsDeviceSource(sources.DeviceSource):
         devices = []
         for parent in s.mdev_parents():
             link = s.mdev_parent_link(parent)
+            shown = sysfs_mod.printable(parent)
             dev = device_mod.Device(kind=device_mod.MDEV_TYPE,
-                                    name=parent + '/*', path=link,
-                                    parent=parent)
+                                    name=shown + '/*', path=link,
+                                    parent=shown)
             try:
                 dev.path = s.resolve(link)
                 parent_dir = dev.path
@@ -198,9 +205,8 @@ class SysfsDeviceSource(sources.DeviceSource):
                 continue
             for type_name in types:
                 devices.append(self._mdev_type(
-                    parent, type_name, s.mdev_type_path(parent_dir,
-                                                        type_name),
-                    facts))
+                    shown, sysfs_mod.printable(type_name),
+                    s.mdev_type_path(parent_dir, type_name), facts))
         return devices
 
     def _parent(self, parent_dir):
@@ -238,7 +244,8 @@ class SysfsDeviceSource(sources.DeviceSource):
         """
         devices = []
         for name in names:
-            dev = device_mod.Device(kind=kind, name=name, path=link_of(name))
+            dev = device_mod.Device(kind=kind, name=sysfs_mod.printable(name),
+                                    path=link_of(name))
             try:
                 dev.path = self.sysfs.resolve(dev.path)
                 described = describe(dev)

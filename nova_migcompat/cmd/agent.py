@@ -42,6 +42,7 @@ import os
 import random
 import re
 import signal
+import stat
 import sys
 import time
 
@@ -51,6 +52,7 @@ from oslo_log import log as logging
 from nova_migcompat.agent import device_process
 from nova_migcompat.agent import last_cycle
 from nova_migcompat.agent import reporter as reporter_mod
+from nova_migcompat.agent import state_file
 from nova_migcompat.cmd import common
 from nova_migcompat import codec
 from nova_migcompat import conf as migcompat_conf
@@ -66,6 +68,8 @@ EXIT_DEVICE_PROBLEMS = 3
 #: A bad configuration or another agent's lock: systemd does not restart
 #: the unit on it (``RestartPreventExitStatus=2``).
 EXIT_CONFIG = 2
+#: Interrupted (Ctrl-C), as shells report a SIGINT.
+EXIT_INTERRUPTED = 130
 
 PROG = 'nova-migcompat-agent'
 #: The groups whose every option the agent checks at start (and DEFAULT).
@@ -161,15 +165,43 @@ def new_reporter(conf, should_stop=None, process=None):
 
 
 def acquire_lock(path):
-    """Hold an exclusive flock on ``path``; returns its descriptor."""
+    """Hold an exclusive flock on ``path``; returns its descriptor.
+
+    The file is opened without following a link, and must be the agent's
+    own regular file in a directory others cannot write (as the state
+    files): root writes its pid into it.  Every failure is one line.
+    """
+    where = '%s ([migcompat]lock_path)' % path
     try:
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, mode=0o755, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC |
+                     os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
     except OSError as e:
-        raise StartError('cannot open the lock file %s ([migcompat]'
-                         'lock_path): %s' % (path, e.strerror or e))
+        if e.errno == errno.ELOOP:
+            raise StartError('the lock file %s is a link: refusing to '
+                             'follow it' % where)
+        raise StartError('cannot open the lock file %s: %s'
+                         % (where, e.strerror or e))
+    try:
+        st = os.fstat(fd)
+        why = None
+        if not stat.S_ISREG(st.st_mode):
+            why = 'it is not a regular file'
+        else:
+            why = (state_file.unsafe(st, 'it') or
+                   state_file.unsafe(os.lstat(os.path.dirname(path) or '.'),
+                                     'its directory'))
+        if why:
+            raise StartError('refusing the lock file %s: %s' % (where, why))
+    except OSError as e:
+        os.close(fd)
+        raise StartError('cannot check the lock file %s: %s'
+                         % (where, e.strerror or e))
+    except StartError:
+        os.close(fd)
+        raise
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as e:
@@ -180,13 +212,19 @@ def acquire_lock(path):
         os.close(fd)
         if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
             raise StartError(
-                'another nova-migcompat-agent%s holds the lock %s '
-                '([migcompat]lock_path): one agent per host' % (
-                    ' (pid %s)' % holder if holder.isdigit() else '', path))
-        raise StartError('cannot lock %s ([migcompat]lock_path): %s'
-                         % (path, e.strerror or e))
-    os.ftruncate(fd, 0)
-    os.write(fd, b'%d\n' % os.getpid())
+                'another nova-migcompat-agent%s holds the lock %s: one '
+                'agent per host' % (
+                    ' (pid %s)' % holder if holder.isdigit() else '', where))
+        raise StartError('cannot lock %s: %s' % (where, e.strerror or e))
+    try:
+        os.ftruncate(fd, 0)
+        data = b'%d\n' % os.getpid()
+        if os.write(fd, data) != len(data):
+            raise OSError(errno.ENOSPC, 'short write')
+    except OSError as e:
+        os.close(fd)
+        raise StartError('cannot write the lock file %s: %s'
+                         % (where, e.strerror or e))
     return fd
 
 
@@ -391,7 +429,37 @@ def _fail(message):
     return EXIT_CONFIG
 
 
+def check_state_path(path):
+    """The state directory exists (or is made) and is the agent's own.
+
+    :raises StartError: one line saying why not.
+    """
+    where = '%s ([migcompat]state_path)' % path
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.lstat(path)
+    except OSError as e:
+        raise StartError('cannot make the state directory %s: %s'
+                         % (where, e.strerror or e))
+    if not stat.S_ISDIR(st.st_mode):
+        raise StartError('the state directory %s is not a directory'
+                         % where)
+    why = state_file.unsafe(st, 'it')
+    if why:
+        raise StartError('refusing the state directory %s: %s'
+                         % (where, why))
+
+
 def main(argv=None):
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Ctrl-C: one line (the device process is killed at exit).
+        print('%s: interrupted' % PROG, file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         conf = load_checked(argv)
@@ -411,6 +479,7 @@ def main(argv=None):
                 print('%s: error: %s' % (PROG, e), file=sys.stderr)
                 return EXIT_FAILED
         lock = acquire_lock(conf.migcompat.lock_path)
+        check_state_path(conf.migcompat.state_path)
         agent = Agent(conf, argv)
         agent.build()
         if conf.once:

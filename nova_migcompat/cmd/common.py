@@ -9,6 +9,7 @@ and what is wrong with it.
 
 import glob
 import os
+import stat
 
 from oslo_config import cfg
 
@@ -20,27 +21,56 @@ class ConfigError(Exception):
     """The configuration cannot be used: one line saying why."""
 
 
+#: A configuration file larger than this is not one.
+MAX_CONFIG_BYTES = 1024 * 1024
+_KINDS = ((stat.S_ISFIFO, 'a pipe'), (stat.S_ISCHR, 'a character device'),
+          (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket'))
+
+
 def check_files(paths):
     """Each file given can be read as a configuration file.
 
-    Checked before oslo.config reads them: it fails with a traceback on a
-    directory or on bytes that are not UTF-8.
+    Checked before oslo.config reads them, without consuming them: a
+    configuration file must be a regular file (``--config-file <(...)``
+    is a pipe, which a check would empty before oslo.config reads it, and
+    ``/dev/zero`` never ends), of at most :data:`MAX_CONFIG_BYTES`, in
+    UTF-8 (oslo.config fails with a traceback on other bytes and on a
+    directory).
 
     :raises ConfigError: naming the file.
     """
     for path in paths:
-        if os.path.isdir(path):
-            raise ConfigError('the configuration file %s is a directory'
-                              % path)
         try:
-            with open(path, 'rb') as f:
-                f.read().decode('utf-8')
+            st = os.stat(path)
         except FileNotFoundError:
             # oslo.config says so, in its own words (describe()).
             continue
         except OSError as e:
             raise ConfigError('cannot read the configuration file %s: %s'
                               % (path, e.strerror or e))
+        if stat.S_ISDIR(st.st_mode):
+            raise ConfigError('the configuration file %s is a directory'
+                              % path)
+        if not stat.S_ISREG(st.st_mode):
+            kind = next((words for test, words in _KINDS
+                         if test(st.st_mode)), 'not a file')
+            raise ConfigError('the configuration file %s is %s, not a '
+                              'regular file: give the path of a file'
+                              % (path, kind))
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError('the configuration file %s is larger than '
+                              '%d bytes' % (path, MAX_CONFIG_BYTES))
+        try:
+            with open(path, 'rb') as f:
+                data = f.read(MAX_CONFIG_BYTES + 1)
+        except OSError as e:
+            raise ConfigError('cannot read the configuration file %s: %s'
+                              % (path, e.strerror or e))
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError('the configuration file %s is larger than '
+                              '%d bytes' % (path, MAX_CONFIG_BYTES))
+        try:
+            data.decode('utf-8')
         except UnicodeDecodeError as e:
             raise ConfigError('the configuration file %s is not UTF-8 text '
                               '(byte %d)' % (path, e.start))
@@ -117,17 +147,60 @@ def _check_option(conf, group, name):
             shown, section, name, where, _reason(str(e))))
 
 
+#: Options of other projects (keystoneauth1's, oslo.log's) that declare
+#: no range, and the least value that makes sense: a timeout of 0 or
+#: less fails every request at run time.
+POSITIVE = {('placement', 'timeout')}
+
+
+def _number(conf, group, name):
+    """The option's value when it is a number (not a boolean), or None."""
+    value = conf[name] if group is None else conf[group][name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value
+
+
+def _check_range(conf, group, name):
+    """Numbers of options without a declared range: not negative."""
+    try:
+        opt = conf._get_opt_info(name, group)['opt']
+    except (cfg.Error, KeyError, AttributeError):
+        return
+    declared = getattr(opt.type, 'min', None) is not None
+    value = _number(conf, group, name)
+    if value is None:
+        return
+    positive = (group, name) in POSITIVE
+    if (positive and value > 0) or (not positive and (declared or
+                                                      value >= 0)):
+        return
+    section = group or 'DEFAULT'
+    raw, path = file_setting(conf, section, name)
+    raise ConfigError('invalid value %r for [%s]%s%s: %s' % (
+        raw if raw is not None else value, section, name,
+        ' in %s' % path if path else '',
+        'must be more than 0' if positive else 'must be at least 0'))
+
+
 def check_config(conf, groups):
-    """Read every option of DEFAULT and ``groups``.
+    """Read every option of DEFAULT and ``groups``, and check its range.
+
+    oslo.config checks the ranges an option declares; the options of
+    other projects that declare none (keystoneauth1's ``[placement]``
+    timeouts and retries) must not be negative, and a timeout must be
+    more than 0.
 
     :raises ConfigError: naming the first bad option.
     """
     for name in conf:
         # A group's name reads as the group: harmless.
         _check_option(conf, None, name)
+        _check_range(conf, None, name)
     for group in groups:
         for name in conf[group]:
             _check_option(conf, group, name)
+            _check_range(conf, group, name)
 
 
 def describe(error):

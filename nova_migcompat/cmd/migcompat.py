@@ -31,6 +31,8 @@ from nova_migcompat import version
 
 PROG = 'nova-migcompat'
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: Interrupted (Ctrl-C), as cliff and shells report a SIGINT.
+EXIT_INTERRUPTED = 130
 
 #: The stevedore namespace of the commands (cliff's CommandManager).
 NAMESPACE = 'nova_migcompat.cli'
@@ -238,10 +240,16 @@ def main(argv=None):
         sys.stdout.flush()
     except BrokenPipeError:
         status_code = None
+    except KeyboardInterrupt:
+        status_code = EXIT_INTERRUPTED
     finally:
         # The application's handlers (main() may run again in a process).
         for handler in set(root.handlers) - set(handlers):
             root.removeHandler(handler)
+    if status_code == EXIT_INTERRUPTED:
+        # Ctrl-C (cliff answers it with 130, silently): one line.
+        print('%s: interrupted' % PROG, file=sys.stderr)
+        return status_code
     if status_code is None or status_code == 141:
         # `| head`: the reader is gone; say nothing more.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -20,8 +20,22 @@ def find_server(compute, name_or_id, all_projects=False):
     :raises CommandError: no such server, or several with that name.
     """
     try:
-        return compute.find_server(name_or_id, ignore_missing=False,
-                                   details=True, all_projects=all_projects)
+        find = compute.find_server
+    except AttributeError:
+        find = None
+    except sdk_exc.SDKException as e:
+        raise base.CommandError('the compute service (Nova) cannot be '
+                                'used: %s' % ' '.join(str(e).split()))
+    if find is None:
+        # openstacksdk's proxy of a service the catalog does not have.
+        raise base.CommandError(
+            "the cloud's service catalog has no compute service (Nova): "
+            "'openstack migcompat explain' finds the server through it; "
+            "'nova-migcompat explain SERVER_UUID --node NODE' works from "
+            'placement alone')
+    try:
+        return find(name_or_id, ignore_missing=False, details=True,
+                    all_projects=all_projects)
     except sdk_exc.DuplicateResource:
         raise base.CommandError(
             'more than one server is named %r: give its ID' % name_or_id)

@@ -333,10 +333,11 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
                       CONF.migcompat.on_error, _verb())
         except Exception as e:
             plan.error = e
-            LOG.exception('Cannot work out the device compatibility needs '
-                          'of instance %s (%s: %s); [migcompat]on_error=%s: '
-                          '%s hosts', instance_uuid, type(e).__name__, e,
-                          CONF.migcompat.on_error, _verb())
+            LOG.error('Cannot work out the device compatibility needs of '
+                      'instance %s (%s: %s); [migcompat]on_error=%s: %s '
+                      'hosts', instance_uuid, type(e).__name__, e,
+                      CONF.migcompat.on_error, _verb())
+            LOG.debug('The error above, with its traceback', exc_info=True)
         if client is not None:
             plan.requests = client.requests
         return plan
