@@ -9,8 +9,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from wsgiref import simple_server
 
 import pytest
 
@@ -84,17 +86,20 @@ def one_line(text):
     return lines[0]
 
 
-# 1. Only what is ours, by exact name --------------------------------------
+# 1. Only what is ours, by exact name -----------------------------------------
 
 def look_alikes():
-    """Names placement's startswith: lists with ours: _ matches any
-    character, so each _ of our prefixes after CUSTOM_ may be another."""
+    """Names placement's startswith: lists with ours.
+
+    ``_`` matches any character, so each ``_`` of our prefixes after
+    ``CUSTOM_`` may be another.
+    """
     names = {'CUSTOM_MIGCOMPATIBLE_FOO', 'CUSTOM_MIGCOMPAT1ZONE'}
     for prefix in (codec.SRC_PREFIX, codec.ACC_PREFIX, codec.NOSRC_PREFIX,
                    codec.AGENT_PREFIX, codec.CLAIM_PREFIX):
-        body = {codec.SRC_PREFIX: '1PX7SD', codec.ACC_PREFIX: '1PX7SD',
-                codec.NOSRC_PREFIX: 'NOSTRING'}.get(prefix,
-                                                      'ABCDEFGH12345678')
+        bodies = {codec.SRC_PREFIX: '1PX7SD', codec.ACC_PREFIX: '1PX7SD',
+                  codec.NOSRC_PREFIX: 'NOSTRING'}
+        body = bodies.get(prefix, 'ABCDEFGH12345678')
         for i, char in enumerate(prefix):
             if char == '_' and i > len('CUSTOM'):
                 names.add(prefix[:i] + 'X' + prefix[i + 1:] + body)
@@ -149,7 +154,7 @@ def test_look_alike_traits_are_never_touched(tmp_path, placement_api,
     assert not ours(placement_api.traits(tree[pgpu(PGPUS[0])]))
 
 
-# 2. One agent per node -----------------------------------------------------
+# 2. One agent per node -------------------------------------------------------
 
 def other_host(tmp_path, machine_id='0123456789abcdef0123456789abcdef'):
     """A command prefix that runs on "another host": its own machine id.
@@ -357,8 +362,8 @@ def test_the_lock_file_is_never_followed_through_a_link(
 
 
 def test_a_lock_file_others_may_write_is_refused(tmp_path, placement_api,
-                                                  placement_http,
-                                                  emulated_sysfs):
+                                                 placement_http,
+                                                 emulated_sysfs):
     fs = emulated_sysfs('nvidia-a')
     conf = write_conf(tmp_path / 'a' / 'agent.conf', placement_http,
                       fs.root)
@@ -421,7 +426,7 @@ def test_a_state_directory_that_cannot_be_made_is_one_line(
         '%s ([migcompat]state_path): ' % (blocker / 'state'))
 
 
-# 7. Option values --------------------------------------------------------------
+# 7. Option values ------------------------------------------------------------
 
 @pytest.mark.parametrize('value,words', [
     ('0', 'must be more than 0'), ('-1', 'must be more than 0')])
@@ -453,7 +458,7 @@ def test_negative_retries_are_refused(tmp_path, emulated_sysfs,
         one_line(result.stderr)
 
 
-# 8. Configuration files ----------------------------------------------------------
+# 8. Configuration files ------------------------------------------------------
 
 def test_a_configuration_pipe_is_refused_unread(tmp_path, placement_http,
                                                 emulated_sysfs):
@@ -490,7 +495,8 @@ def test_a_fifo_or_a_device_is_refused_at_once(tmp_path, kind):
         words = 'a pipe'
     else:
         path, words = '/dev/zero', 'a character device'
-    for command in ('nova_migcompat.cmd.agent', 'nova_migcompat.cmd.migcompat'):
+    for command in ('nova_migcompat.cmd.agent',
+                    'nova_migcompat.cmd.migcompat'):
         result = subprocess.run(
             [sys.executable, '-m', command, '--config-file', str(path),
              '--dry-run' if command.endswith('agent') else 'status'],
@@ -500,7 +506,7 @@ def test_a_fifo_or_a_device_is_refused_at_once(tmp_path, kind):
             path, words) in one_line(result.stderr)
 
 
-# 9. Names from sysfs -------------------------------------------------------------
+# 9. Names from sysfs ---------------------------------------------------------
 
 FORGED = 'nvidia-35\n2026-12-07 00:00:00.000 1 CRITICAL forged [-] owned'
 ESCAPE = '\x1b]0;pwned\x07\x1b[2J'
@@ -546,7 +552,7 @@ def test_names_from_sysfs_are_escaped(tmp_path, placement_api,
     assert 'type\\x1b]0;pwned\\x07\\x1b[2J' in listed.stdout
 
 
-# 10. Ctrl-C, malformed answers ------------------------------------------------------
+# 10. Ctrl-C, malformed answers -----------------------------------------------
 
 def test_ctrl_c_during_once_is_one_line(tmp_path, placement_api,
                                         placement_http, emulated_sysfs,
@@ -630,8 +636,6 @@ class _Malformed(object):
 
 def test_a_malformed_placement_answer_is_one_line(tmp_path, placement_api,
                                                   emulated_sysfs):
-    from wsgiref import simple_server
-    import threading
     placement_api.create_compute('node-a', PGPUS)
     server = simple_server.make_server(
         '127.0.0.1', 0, _Malformed(placement_api._app),
