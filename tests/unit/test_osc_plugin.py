@@ -4,8 +4,11 @@ import argparse
 from importlib import metadata
 
 from cliff import command
+from keystoneauth1 import session as ks_session
 from openstack.compute.v2 import server as sdk_server
 import openstack.config
+from openstack import proxy
+from openstack import service_description
 from openstackclient.common import clientmanager
 from osc_lib import exceptions
 import pytest
@@ -113,3 +116,22 @@ def test_source_of_a_server_nova_does_not_place():
 def test_source_of_needs_the_embedded_flavor():
     with pytest.raises(base.CommandError, match='needs 2.47'):
         server_cmd.source_of(server(microversion='2.46'))
+
+
+def test_a_cloud_without_a_compute_service_is_one_line():
+    # What openstacksdk gives for a service the catalog does not have: a
+    # plain Proxy (no find_server), or a disabled service's shim.
+    plain = proxy.Proxy(ks_session.Session())
+    with pytest.raises(base.CommandError) as e:
+        server_cmd.find_server(plain, 'my-server')
+    assert str(e.value) == (
+        "the cloud's service catalog has no compute service (Nova): "
+        "'openstack migcompat explain' finds the server through it; "
+        "'nova-migcompat explain SERVER_UUID --node NODE' works from "
+        'placement alone')
+    disabled = service_description._ServiceDisabledProxyShim(
+        'compute', 'no endpoint')
+    with pytest.raises(base.CommandError,
+                       match='the compute service .Nova. cannot be used: '
+                             "Service 'compute' is disabled"):
+        server_cmd.find_server(disabled, 'my-server')

@@ -3,6 +3,8 @@
 import json
 import os
 
+from hypothesis import given
+from hypothesis import strategies as st
 import pytest
 
 from nova_migcompat.agent import device as device_mod
@@ -150,3 +152,53 @@ def test_a_record_too_large_to_read_back_is_not_written(state, caplog,
         assert f.read() == before
     assert any('not written' in r.getMessage() for r in caplog.records)
     assert reloaded(state, clock, device) == 'accepts'
+
+
+# The checks of a cycle: chosen lazily, the same as choosing among all. -----
+
+
+def _brute_force(record, devices, str_keys, budget, now):
+    """Every pair, its due and age, sorted: the choice made eagerly."""
+    due = []
+    for dev_key, ident, payload in devices:
+        for str_key in str_keys:
+            is_due, age = record.due(dev_key, str_key, ident, now)
+            if is_due:
+                due.append((age, dev_key, str_key, ident, payload))
+    due.sort(key=lambda item: item[:3])
+    return ([(payload, dev_key, ident, str_key)
+             for _age, dev_key, str_key, ident, payload in due[:budget]],
+            max(0, len(due) - budget))
+
+
+entries = st.lists(st.tuples(
+    st.integers(0, 4), st.integers(0, 6), st.sampled_from(['accepts',
+                                                           'refuses']),
+    st.floats(NOW - 2 * AGE, NOW), st.booleans()), max_size=30)
+
+
+@given(entries=entries, devices=st.integers(0, 5), strings=st.integers(0, 7),
+       budget=st.integers(1, 40))
+def test_lazy_choice_is_the_full_choice(entries, devices, strings, budget):
+    record = record_mod.VerdictRecord(None, 'node', AGE, Clock())
+    for dev, string, result, at, same in entries:
+        record.put('dev-%d' % dev, 'str-%d' % string,
+                   'ident-%d' % dev if same else 'old', result, now=at)
+    targets = [('dev-%d' % d, 'ident-%d' % d, 'payload-%d' % d)
+               for d in range(devices)]
+    str_keys = ['str-%d' % s for s in range(strings)]
+    assert record.pending(targets, str_keys, budget, now=NOW) == \
+        _brute_force(record, targets, str_keys, budget, NOW)
+
+
+def test_many_devices_and_strings_cost_the_budget(monkeypatch):
+    # 10,000 devices x 10,000 strings: 100,000,000 pairs, none made.
+    record = record_mod.VerdictRecord(None, 'node', AGE, Clock())
+    devices = [('dev-%05d' % d, 'ident', d) for d in range(10000)]
+    str_keys = ['str-%05d' % s for s in range(10000)]
+    pairs, behind = record.pending(devices, str_keys, 1000, now=NOW)
+    assert len(pairs) == 1000
+    assert behind == 10000 * 10000 - 1000
+    # Never checked first, by device then string.
+    assert pairs[0] == (0, 'dev-00000', 'ident', 'str-00000')
+    assert pairs[-1] == (0, 'dev-00000', 'ident', 'str-00999')
