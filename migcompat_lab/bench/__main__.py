@@ -23,10 +23,11 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 from migcompat_lab.bench import fleet_rate  # noqa: E402
+from migcompat_lab.bench import many_types  # noqa: E402
 from migcompat_lab.bench import reporter_cost  # noqa: E402
 from migcompat_lab.bench import summary  # noqa: E402
 
-PARTS = 'abcde'
+PARTS = 'abcdef'
 #: Hosts of one benchmark fleet at most.
 MAX_HOSTS = 100000
 
@@ -71,7 +72,8 @@ def main(argv=None):
         "Nova's default filter chain, (b) the same for other requests, "
         '(c) a reporting cycle, (d) one live migration end to end, stock '
         'Nova vs. the filter, (e) the agents\' request rate on placement, '
-        'fleet-wide (from part c\'s counts).')
+        'fleet-wide (from part c\'s counts), (f) the agent\'s peak memory '
+        'and cycle time on a host with many device types.')
     parser.add_argument('--parts', default=PARTS,
                         help='Which parts to run (default: %(default)s).')
     parser.add_argument('--hosts', type=_sizes, default=[10, 100, 1000,
@@ -93,6 +95,13 @@ def main(argv=None):
     parser.add_argument('--catalogs', type=_sizes, default=[10, 100],
                         help='Fleet catalog sizes in part c (default: '
                         '10,100).')
+    parser.add_argument('--types', type=_sizes, default=[100, 1000],
+                        help='Device types of the host in part f (default: '
+                        '%(default)s; the docs\' run adds 10000).')
+    parser.add_argument('--type-strings', type=int,
+                        default=many_types.STRINGS,
+                        help='Fleet strings in part f (default: '
+                        '%(default)s).')
     parser.add_argument('--incompatible', type=_sizes, default=[1],
                         help='Incompatible destinations in part d '
                         '(default: 1; the docs\' run uses 1,4,8).')
@@ -112,7 +121,9 @@ def main(argv=None):
             ('devices', reporter_cost.MAX_DEVICES, 'PCI addresses of the '
              'emulated host'),
             ('catalogs', len(reporter_cost.catalog_versions()),
-             'distinct driver versions the benchmark makes')):
+             'distinct driver versions the benchmark makes'),
+            ('types', many_types.MAX_TYPES, 'directories of one emulated '
+             'device')):
         if max(getattr(args, name)) > most:
             parser.error('--%s: at most %d (%s)'
                          % (name.replace('_', '-'), most, why))
@@ -153,6 +164,12 @@ def main(argv=None):
         log('(e) fleet-wide agent request rate')
         results['fleet_rate'] = fleet_rate.run(results.get('reporter'),
                                                log=log)
+        lap('e')
+    if 'f' in args.parts:
+        log('(f) the agent on a host with many device types')
+        results['many_types'] = many_types.run(args.types,
+                                               args.type_strings, log=log)
+        lap('f')
     results['seconds'] = time.monotonic() - started
     with open(args.output, 'w') as f:
         json.dump(results, f, indent=2, sort_keys=True)

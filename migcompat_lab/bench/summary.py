@@ -141,6 +141,17 @@ def fleet_rate_table(result):
          for r in result['rates']])
 
 
+def many_types_table(rows):
+    return _grid(
+        ['Device types', 'Fleet strings', 'Pairs', 'Cycle (s)',
+         'Agent peak (MiB)', 'Device process peak (MiB)', 'Checks',
+         'Waiting'],
+        [[r['types'], r['strings'], '{:,}'.format(r['pairs']),
+          '%.1f' % r['seconds'], '%.0f' % r['agent_peak_mib'],
+          '%.0f' % r['device_process_peak_mib'], r['checks'],
+          '{:,}'.format(r['waiting'])] for r in rows])
+
+
 def end_to_end_table(rows):
     return _grid(
         ['Incompatible', 'Scheduler', 'Attempts', 'Prechecks',
@@ -184,4 +195,9 @@ def render(results):
                   '[migcompat]interval):'
                   % (r['devices'], r['providers'], r['catalog']),
                   fleet_rate_table(r)]
+    if 'many_types' in results:
+        parts += ['(f) The agent on a host with many device types (one '
+                  "cycle, 'nova-migcompat-agent --once'; pairs: device "
+                  'types x strings in the catalog, its own included):',
+                  many_types_table(results['many_types'])]
     return '\n\n'.join(parts)

@@ -56,8 +56,11 @@ LOG = logging.getLogger(__name__)
 LOAD_SECONDS = 60
 #: Seconds a check may take beyond ``[migcompat]device_timeout``.
 CHECK_MARGIN = 5
-#: A discovery may take this many device deadlines (at least a minute).
+#: A discovery may go this many device deadlines (at least a minute)
+#: without a sign of life (the child's heartbeat while it works).
 DISCOVERY_DEADLINES = 20
+#: Seconds between two heartbeats of a child at work.
+HEARTBEAT_SECONDS = 2
 #: The largest message either side reads (a discovery of many devices).
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 #: How often a wait looks at the agent's stop flag.
@@ -197,16 +200,27 @@ class DeviceProcess(object):
                   self._child.proc.pid if self._child else '?', why)
         self.close()
 
-    def _call(self, request, seconds, what):
-        """Send one request, return its answer (log lines relayed)."""
+    def _call(self, request, seconds, what, alive=False):
+        """Send one request, return its answer (log lines relayed).
+
+        :param seconds: how long the child may take to answer; with
+            ``alive``, how long it may go without a sign of life (a log
+            line, or its heartbeat while it works): a discovery of many
+            devices takes as long as they need, a child that hangs does
+            not.
+        """
         child = self._child
         deadline = time.monotonic() + seconds
         try:
             _write_message(child.send_fd, request)
             while True:
                 message = self._read(child, deadline, what)
+                if alive:
+                    deadline = time.monotonic() + seconds
                 if 'log' in message:
                     _relay(message['log'])
+                    continue
+                if 'alive' in message:
                     continue
                 break
         except (OSError, ValueError) as e:
@@ -255,7 +269,7 @@ class DeviceProcess(object):
         seconds = max(60, DISCOVERY_DEADLINES * self.timeout)
         answer = self._call({'op': 'discover', 'source': index}, seconds,
                             'discovering the devices of %s'
-                            % self.names[index])
+                            % self.names[index], alive=True)
         devices = []
         for ref, data in answer:
             dev = _device_from_dict(data)
@@ -471,7 +485,21 @@ class _Server(object):
                                                 request['text'])
         return {'ok': {'result': verdict.result, 'reason': verdict.reason}}
 
+    def _heartbeat(self, busy):
+        """Say "alive" while a request is served (a long discovery)."""
+        while True:
+            busy.wait()
+            time.sleep(HEARTBEAT_SECONDS)
+            if busy.is_set():
+                try:
+                    _write_message(self.out, {'alive': True})
+                except OSError:
+                    return
+
     def serve(self, inp):
+        busy = threading.Event()
+        threading.Thread(target=self._heartbeat, args=(busy,),
+                         daemon=True).start()
         while True:
             header = _read_exactly(inp, _HEADER.size)
             if header is None:
@@ -481,31 +509,36 @@ class _Server(object):
             if data is None:
                 return
             request = json.loads(data.decode('utf-8'))
+            busy.set()
             try:
-                op = request.get('op')
-                if op == 'load':
-                    answer = self.load(request)
-                elif self.sources is None:
-                    answer = {'error': ['state', 'no sources loaded']}
-                elif op == 'discover':
-                    answer = self.discover(request)
-                elif op == 'check':
-                    answer = self.check(request)
-                elif op == 'confirm':
-                    self.sources[request['source']].confirm()
-                    answer = {'ok': None}
-                else:
-                    answer = {'error': ['request', 'unknown request %r'
-                                        % op]}
-            except (exception.MigCompatError, OSError) as e:
-                answer = {'error': ['source', str(e)]}
-            except Exception as e:
-                std_logging.getLogger(__name__).exception(
-                    'The device process failed on a %s request',
-                    request.get('op'))
-                answer = {'error': ['source', '%s: %s'
-                                    % (type(e).__name__, e)]}
-            _write_message(self.out, answer)
+                self._serve_one(request)
+            finally:
+                busy.clear()
+
+    def _serve_one(self, request):
+        try:
+            op = request.get('op')
+            if op == 'load':
+                answer = self.load(request)
+            elif self.sources is None:
+                answer = {'error': ['state', 'no sources loaded']}
+            elif op == 'discover':
+                answer = self.discover(request)
+            elif op == 'check':
+                answer = self.check(request)
+            elif op == 'confirm':
+                self.sources[request['source']].confirm()
+                answer = {'ok': None}
+            else:
+                answer = {'error': ['request', 'unknown request %r' % op]}
+        except (exception.MigCompatError, OSError) as e:
+            answer = {'error': ['source', str(e)]}
+        except Exception as e:
+            std_logging.getLogger(__name__).exception(
+                'The device process failed on a %s request',
+                request.get('op'))
+            answer = {'error': ['source', '%s: %s' % (type(e).__name__, e)]}
+        _write_message(self.out, answer)
 
 
 def main():

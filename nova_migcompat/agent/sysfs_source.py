@@ -90,17 +90,31 @@ class SysfsDeviceSource(sources.DeviceSource):
         #: discovery: unknown without another try until the next cycle.
         self._overran = set()
 
+    @staticmethod
+    def _key(dev):
+        """Whose driver answers a device's calls: one worker each.
+
+        The types of an mdev parent are answered by the parent's driver:
+        they share its worker (a host with thousands of types has one
+        thread per parent, and a parent that hangs makes all its types
+        unknown at once); mdevs and PCI functions have their own.
+        """
+        if dev.kind == device_mod.MDEV_TYPE and dev.parent is not None:
+            return 'mdev parent %s' % dev.parent
+        return dev.path
+
     def _device_call(self, dev, fn, *args):
         """``fn(*args)`` for ``dev`` within the deadline (see the module).
 
         :raises DeadlineExceeded: the call overran, or an earlier call of
             the device still hangs.
         """
+        key = self._key(dev)
         try:
-            return deadline.call(dev.path, self.timeout, fn, *args)
+            return deadline.call(key, self.timeout, fn, *args)
         except exception.DeadlineExceeded as e:
-            if dev.path not in self._overran:
-                self._overran.add(dev.path)
+            if key not in self._overran:
+                self._overran.add(key)
                 LOG.error('Device %s (%s) does not answer: %s', dev.name,
                           self.sysfs.relative(dev.path), e.reason)
             raise
@@ -327,7 +341,7 @@ class SysfsDeviceSource(sources.DeviceSource):
                 verdict_mod.UNKNOWN, 'device has no usable string: %s'
                 % (device.error or 'not tracked'))
         if device.attribute is not None:
-            if device.path in self._overran:
+            if self._key(device) in self._overran:
                 return verdict_mod.Verdict(
                     verdict_mod.UNKNOWN, 'the device did not answer an '
                     'earlier call in time this cycle; not tried again')

@@ -14,7 +14,7 @@ def test_bench_small(tmp_path):
         [sys.executable, '-m', 'migcompat_lab.bench', '--hosts', '10,40',
          '--accepting-hosts', '12', '--burst', '6',
          '--devices', '4', '--catalogs', '6', '--incompatible', '2',
-         '--output', str(output)],
+         '--types', '30', '--type-strings', '50', '--output', str(output)],
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads(output.read_text())
@@ -108,11 +108,21 @@ def test_bench_small(tmp_path):
     assert e2e['filter']['scheduling_attempts'] == 1
     assert e2e['filter']['destination_prechecks'] == 1
 
+    (many,) = data['many_types']
+    # 30 types x (50 fleet strings + their own 30), 1000 checks a cycle:
+    # the rest waits.
+    assert (many['types'], many['strings']) == (30, 50)
+    assert many['pairs'] == 30 * 80
+    assert many['checks'] == 1000
+    assert many['waiting'] == 30 * 80 - 1000
+    assert many['agent_peak_mib'] > 0 and many['device_process_peak_mib'] > 0
+
     out = result.stdout
     assert '(a) A live-migration scheduling request' in out
     assert '(a) A burst of live migrations' in out
     assert '(d) One live migration' in out
     assert "(e) The agents' requests to placement, fleet-wide" in out
+    assert '(f) The agent on a host with many device types' in out
     assert 'Figures written to %s' % output in out
 
 
@@ -121,7 +131,7 @@ def test_bench_refuses_bad_arguments():
         [sys.executable, '-m', 'migcompat_lab.bench', '--parts', 'ax'],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert "--parts: letters of 'abcde', got 'ax'" in result.stderr
+    assert "--parts: letters of 'abcdef', got 'ax'" in result.stderr
 
 
 def test_bench_refuses_sizes_it_cannot_make():
