@@ -16,6 +16,7 @@ emulated tree lists the same devices at the same addresses, with the same
 PCI ids.
 """
 
+import copy
 import json
 import logging
 import os
@@ -179,6 +180,12 @@ def host_spec(host, pgpus=(), vfs=(), driver_version=NVIDIA_VERSION,
                         'driver': VF_DRIVER, 'physfn': pf,
                         'migration_version': attr})
     return {'host': host, 'modules': modules, 'pci': pci}
+
+
+def _pci_address(libvirt_name):
+    """``pci_0000_81_00_0`` -> ``0000:81:00.0``."""
+    parts = libvirt_name[len('pci_'):].split('_')
+    return '%s:%s:%s.%s' % tuple(parts)
 
 
 def provider_address(hostname, provider):
@@ -359,16 +366,72 @@ class CloudTestBase(base.LibvirtMigrationMixin, test_vgpu.VGPUTestBase):
         fs.start()
         self.addCleanup(self._check_writes, fs)
         self.addCleanup(fs.stop)
+        # The host's running domains, as libvirt keeps them (written by
+        # give_instance_strings); never the machine's own.
+        domains = os.path.join(workdir, 'libvirt-qemu')
+        os.mkdir(domains)
+        options = dict(agent_options or {})
+        options.setdefault('libvirt_domains_dir', domains)
         conf = agent_config(os.path.join(workdir, 'agent.conf'),
                             self.placement.fixture.endpoint, hostname,
-                            fs.root, mdev_types, agent_options)
+                            fs.root, mdev_types, options)
         self.addCleanup(conf.reset)
         reporter = reporter_mod.Reporter(
             conf, placement.PlacementClient.from_conf(conf))
         self.addCleanup(reporter.close)
         self.hosts[hostname] = {'fs': fs, 'versions': versions,
-                                'reporter': reporter}
+                                'reporter': reporter, 'spec': spec,
+                                'domains': domains}
         return self.computes[hostname]
+
+    def give_instance_strings(self, hostname, strings):
+        """Servers' mdevs report strings of their own.
+
+        As a vendor driver whose state depends on the guest: each server's
+        mdevs appear in the host's emulated tree
+        (``/sys/bus/mdev/devices/<uuid>``, under their pGPU) with a
+        ``migration_version`` of their own, and the server's domain XML
+        where the host's agent reads libvirt's running domains.
+
+        :param strings: ``{server id: migration_version attribute spec}``.
+        """
+        host = self.hosts[hostname]
+        driver = self.computes[hostname].driver
+        parents = {m['uuid']: m['parent'] for m in
+                   driver._get_mediated_devices()}
+        spec = copy.deepcopy(host['spec'])
+        by_address = {dev['address']: dev for dev in spec['pci']}
+        conn = driver._host.get_connection()
+        for server_id, attr in sorted(strings.items()):
+            xml = conn.lookupByUUIDString(server_id).XMLDesc(0)
+            mdevs = re.findall(
+                r"<hostdev[^>]*type=.mdev.*?<address[^>]*uuid=.([0-9a-f-]+)",
+                xml, re.S)
+            if not mdevs:
+                raise ValueError('server %s has no mdev on %s'
+                                 % (server_id, hostname))
+            for mdev in mdevs:
+                parent = by_address[_pci_address(parents[mdev])]
+                parent.setdefault('mdevs', []).append(
+                    {'uuid': mdev, 'type': VGPU_TYPE,
+                     'migration_version': attr})
+            with open(os.path.join(host['domains'], 'instance-%s.xml'
+                                   % server_id), 'w') as f:
+                f.write('<domstatus state="running">\n%s\n</domstatus>\n'
+                        % xml)
+        host['fs'].update(spec)
+        host['spec'] = spec
+
+    def forget_instance_strings(self, hostname):
+        """The host's mdevs and domains are gone from what its agent sees."""
+        host = self.hosts[hostname]
+        spec = copy.deepcopy(host['spec'])
+        for dev in spec['pci']:
+            dev.pop('mdevs', None)
+        for name in os.listdir(host['domains']):
+            os.unlink(os.path.join(host['domains'], name))
+        host['fs'].update(spec)
+        host['spec'] = spec
 
     def _count_prechecks(self, manager):
         precheck = manager.check_can_live_migrate_destination
@@ -385,7 +448,8 @@ class CloudTestBase(base.LibvirtMigrationMixin, test_vgpu.VGPUTestBase):
     def upgrade_driver(self, hostname, versions):
         """The host's vendor driver changes: its strings change."""
         host = self.hosts[hostname]
-        host['fs'].update(vgpu_host_spec(hostname, versions))
+        host['spec'] = vgpu_host_spec(hostname, versions)
+        host['fs'].update(host['spec'])
         host['versions'] = versions
 
     def report(self, *hostnames):

@@ -25,8 +25,10 @@ decoders refuse ones they do not know, so old agents ignore new tokens
 instead of misreading them.
 """
 
+import hashlib
 import re
 import string
+import uuid as uuid_mod
 import zlib
 
 from nova_migcompat import compat_string
@@ -51,14 +53,22 @@ REPORTED = 'REPORTED'
 #: provider, another agent (another host) claims the node that the
 #: AGENT's agent reports: a conflict for an operator to resolve.
 CLAIM = 'CLAIM'
+#: ``CUSTOM_MIGCOMPAT_VM_<instance>_<ref>``: on a device's provider, the
+#: string of that instance's device (the instance's uuid in base 36, the
+#: :func:`ref` of its string's id).
+VM = 'VM'
 #: Every kind of trait of ours; anything else under :data:`PREFIX` is
 #: not ours (:func:`parse_trait`).
-KINDS = ROLES + (NOSRC, AGENT, REPORTED, CLAIM)
+KINDS = ROLES + (NOSRC, AGENT, REPORTED, CLAIM, VM)
 SRC_PREFIX = PREFIX + SRC + '_'
 ACC_PREFIX = PREFIX + ACC + '_'
 NOSRC_PREFIX = PREFIX + NOSRC + '_'
 AGENT_PREFIX = PREFIX + AGENT + '_'
 CLAIM_PREFIX = PREFIX + CLAIM + '_'
+VM_PREFIX = PREFIX + VM + '_'
+#: Characters of an instance uuid in base 36.
+_UUID36_LEN = 25
+_MARKER = re.compile(r'([0-9A-Z]{%d})_([0-9A-Z]{12})\Z' % _UUID36_LEN)
 REPORTED_TRAIT = PREFIX + REPORTED
 
 #: Why a managed device has no string, as its NOSRC trait says it.
@@ -250,6 +260,248 @@ def decode(token):
                                      '%s' % (token[:40], e.reason))
 
 
+# Strings longer than one token -------------------------------------------
+
+#: Version 2: a string longer than one token, published as numbered parts.
+_MULTI = '2'
+#: Characters of the digest that ties the parts of a string together.
+DIGEST_LEN = 16
+#: A long string's id: version, scheme, digest.  It names the string in
+#: its ACC trait and in the instances' markers.
+ID_LEN = 2 + DIGEST_LEN
+#: A part: the id, the part's index and the count of parts (one base-36
+#: digit each), then its share of the payload.
+_PART_HEADER_LEN = ID_LEN + 2
+_PART_PAYLOAD_LEN = MAX_TOKEN_LEN - _PART_HEADER_LEN
+#: Parts of one string at most.
+MAX_PARTS = 8
+
+
+def _max_long_chars():
+    # The largest packed number of n characters is 2 * 97**n - 1.
+    most = 36 ** (MAX_PARTS * _PART_PAYLOAD_LEN)
+    n = 0
+    while 2 * _BASE ** (n + 1) <= most:
+        n += 1
+    return n
+
+
+#: The longest string that always fits in :data:`MAX_PARTS` parts.
+MAX_LONG_CHARS = _max_long_chars()
+
+
+class Encoded(object):
+    """A string as published: its id and the tokens of its SRC traits.
+
+    A string that fits one token has that token for both; a longer one
+    has the id ``2<scheme><digest>`` and its parts.
+    """
+
+    __slots__ = ('id', 'parts')
+
+    def __init__(self, id_, parts):
+        self.id = id_
+        self.parts = tuple(parts)
+
+    def __eq__(self, other):
+        return isinstance(other, Encoded) and (self.id, self.parts) == (
+            other.id, other.parts)
+
+    def __hash__(self):
+        return hash((self.id, self.parts))
+
+    def __repr__(self):
+        return 'Encoded(%r, %d parts)' % (self.id, len(self.parts))
+
+
+def _digest(scheme, payload):
+    """The digest of a long string's whole payload (and scheme)."""
+    data = hashlib.sha256(('%s:%s' % (scheme, payload)).encode('ascii'))
+    number = int.from_bytes(data.digest(), 'big')
+    digits = []
+    while len(digits) < DIGEST_LEN:
+        number, rem = divmod(number, 36)
+        digits.append(_DIGITS36[rem])
+    return ''.join(digits)
+
+
+def encode_string(text):
+    """The :class:`Encoded` of a compatibility string.
+
+    One token where it fits (version 1); else the shorter of its packed
+    and deflated payloads cut into up to :data:`MAX_PARTS` parts of
+    version 2, tied together by the digest of the whole payload.
+
+    :raises InvalidCompatString: ``text`` is not a valid string.
+    :raises UnpublishableString: it does not fit in :data:`MAX_PARTS`
+        parts.
+    """
+    try:
+        token = encode(text)
+        return Encoded(token, (token,))
+    except exception.UnpublishableString:
+        pass
+    candidates = [(_PACKED, _pack(text))] if \
+        len(text) <= MAX_PARTS * _PART_PAYLOAD_LEN * 2 else []
+    candidates.append((_DEFLATED, _deflate(text)))
+    scheme, payload = min(candidates, key=lambda c: len(c[1]))
+    count = -(-len(payload) // _PART_PAYLOAD_LEN)
+    if count > MAX_PARTS:
+        raise exception.UnpublishableString(
+            'a %d-character compatibility string does not fit in %d traits '
+            '(it needs %d parts; strings of up to %d characters always '
+            'fit, longer ones when they compress)'
+            % (len(text), MAX_PARTS, count, MAX_LONG_CHARS))
+    id_ = _MULTI + scheme + _digest(scheme, payload)
+    parts = [id_ + _DIGITS36[i] + _DIGITS36[count] +
+             payload[i * _PART_PAYLOAD_LEN:(i + 1) * _PART_PAYLOAD_LEN]
+             for i in range(count)]
+    return Encoded(id_, parts)
+
+
+def is_long_id(token):
+    """Is ``token`` the id of a long string (``2<scheme><digest>``)?"""
+    return (isinstance(token, str) and len(token) == ID_LEN and
+            token[0] == _MULTI and token[1] in (_PACKED, _DEFLATED) and
+            all(c in TOKEN_ALPHABET for c in token))
+
+
+def is_part(token):
+    """Is ``token`` shaped like a part of a long string?"""
+    return (isinstance(token, str) and len(token) > _PART_HEADER_LEN and
+            token[0] == _MULTI)
+
+
+def is_group(key):
+    """Is a key of :attr:`Assembled.problems` a long string's id?
+
+    (Rather than a whole token: both are keys there.)
+    """
+    return (isinstance(key, str) and len(key) == ID_LEN and
+            key[0] == _MULTI)
+
+
+def string_id(token):
+    """The id of the string a SRC token belongs to (itself if whole)."""
+    return token[:ID_LEN] if is_part(token) else token
+
+
+def ref(id_):
+    """A short reference to a string id (12 base-36 digits), for markers."""
+    number = int.from_bytes(hashlib.sha256(id_.encode('ascii')).digest(),
+                            'big')
+    digits = []
+    while len(digits) < REF_LEN:
+        number, rem = divmod(number, 36)
+        digits.append(_DIGITS36[rem])
+    return ''.join(digits)
+
+
+REF_LEN = 12
+
+
+class Assembled(object):
+    """What a set of SRC tokens says: whole strings, and what is broken.
+
+    ``strings``: id -> the exact string; ``parts``: id -> its SRC tokens
+    (as published: republish them, never re-encode); ``problems``: id ->
+    why it is not a string (a missing, extra, duplicated or corrupt part,
+    a digest that does not match, a newer release's version).
+    """
+
+    def __init__(self):
+        self.strings = {}
+        self.parts = {}
+        self.problems = {}
+
+
+def assemble(tokens):
+    """Reassemble the strings of SRC tokens (single and parts).
+
+    A long string is used only when every part is present, no index is
+    given two contents, every part says the same count, and the digest of
+    the whole matches; anything else is a problem of its id, never a
+    partial or a guessed string.  Costs grow with the tokens given: a
+    catalog of thousands of parts of one id, or of many ids, is read once.
+    """
+    found = Assembled()
+    groups = {}
+    for token in sorted(set(tokens)):
+        if not is_part(token):
+            why = problem(token)
+            if why is None:
+                found.strings[token] = decode(token)
+                found.parts[token] = (token,)
+            else:
+                found.problems[token] = why[1]
+            continue
+        groups.setdefault(token[:ID_LEN], []).append(token)
+    for id_, parts in groups.items():
+        why = _long_problem(id_, parts)
+        if why is not None:
+            found.problems[id_] = why
+            continue
+        ordered = sorted(parts, key=lambda p: _VALUE36[p[ID_LEN]])
+        payload = ''.join(p[_PART_HEADER_LEN:] for p in ordered)
+        try:
+            text = _decode_payload(id_[1], payload, id_)
+        except exception.InvalidToken as e:
+            found.problems[id_] = 'corrupt: %s' % e
+            continue
+        found.strings[id_] = text
+        found.parts[id_] = tuple(ordered)
+    return found
+
+
+def _long_problem(id_, parts):
+    """Why the parts of one id are not one whole string, or None."""
+    if id_[0] > NEWEST_VERSION:
+        return problem(id_)[1]
+    if not is_long_id(id_):
+        return ('corrupt: %r is not the id of a long string (this release '
+                'decodes %s)' % (id_[:ID_LEN], ', '.join(HEADERS)))
+    if len(parts) > MAX_PARTS:
+        return ('corrupt: %d parts, more than the %d a string has at most'
+                % (len(parts), MAX_PARTS))
+    counts, indexes = set(), {}
+    for part in parts:
+        index, count = _VALUE36.get(part[ID_LEN]), _VALUE36.get(
+            part[ID_LEN + 1])
+        if count is None or index is None or not 0 <= index < count or \
+                not 2 <= count <= MAX_PARTS:
+            return ('corrupt: part %r has no valid index and count'
+                    % part[ID_LEN:ID_LEN + 2])
+        counts.add(count)
+        if index in indexes:
+            return 'corrupt: part %d has two contents' % index
+        indexes[index] = part
+    if len(counts) != 1:
+        return 'corrupt: its parts disagree on their count (%s)' % \
+            ', '.join(str(c) for c in sorted(counts))
+    (count,) = counts
+    missing = sorted(set(range(count)) - set(indexes))
+    if missing:
+        return ('incomplete: part%s %s of %d missing'
+                % ('s' if len(missing) > 1 else '',
+                   ', '.join(str(i + 1) for i in missing), count))
+    payload = ''.join(indexes[i][_PART_HEADER_LEN:] for i in range(count))
+    if _digest(id_[1], payload) != id_[2:]:
+        return 'corrupt: its parts do not match their digest'
+    return None
+
+
+def _decode_payload(scheme, payload, token):
+    if scheme == _PACKED:
+        text = _unpack(_from_base36(payload, token), token)
+    else:
+        text = _inflate(_from_base36(payload, token), token)
+    try:
+        return compat_string.validate(text)
+    except exception.InvalidCompatString as e:
+        raise exception.InvalidToken('%r decodes to an invalid string: %s'
+                                     % (token[:40], e.reason))
+
+
 def is_token(text):
     """Is ``text`` shaped like a token of any codec version?
 
@@ -261,13 +513,15 @@ def is_token(text):
             MAX_TOKEN_LEN and all(c in TOKEN_ALPHABET for c in text))
 
 
-#: The token headers (version and scheme) this release decodes.
-HEADERS = (_VERSION + _PACKED, _VERSION + _DEFLATED)
+#: The token headers (version and scheme) this release decodes: whole
+#: strings, and parts of long ones.
+HEADERS = (_VERSION + _PACKED, _VERSION + _DEFLATED, _MULTI + _PACKED,
+           _MULTI + _DEFLATED)
 #: The newest codec version this release knows.  A new scheme always
 #: comes with a new version digit, so a token whose version digit is
 #: larger comes from a newer release; any other header that this release
 #: does not decode belongs to no release.
-NEWEST_VERSION = _VERSION
+NEWEST_VERSION = _MULTI
 #: :func:`problem`'s kinds.
 CORRUPT = 'corrupt'
 NEWER = 'newer'
@@ -288,6 +542,11 @@ def problem(token):
                        'nova-migcompat (this one decodes %s): upgrade the '
                        'schedulers and the operator tools before the '
                        'agents' % (header, ', '.join(HEADERS)))
+    if is_long_id(token):
+        # A long string's id (an ACC token): only its parts can be wrong.
+        return None
+    if is_part(token):
+        return _part_problem(token)
     try:
         decode(token)
     except exception.InvalidToken as e:
@@ -298,12 +557,30 @@ def problem(token):
     return None
 
 
+def _part_problem(token):
+    """What one part alone can show to be wrong (the rest: assemble)."""
+    why = _long_problem(token[:ID_LEN], [token])
+    if why is None or why.startswith('incomplete'):
+        return None
+    return CORRUPT, why
+
+
 def describe(token):
-    """The string of a token, or words saying why it does not decode."""
-    try:
-        return decode(token)
-    except exception.InvalidToken:
-        return '(token %s..., %s)' % (token[:16], problem(token)[1])
+    """The string of a token, or words saying why it does not decode.
+
+    A long string's id or part alone is not a string: :func:`assemble`
+    its parts.
+    """
+    why = problem(token)
+    if why is not None:
+        return '(token %s..., %s)' % (token[:16], why[1])
+    if is_long_id(token):
+        return '(the long string %s)' % token
+    if is_part(token):
+        return '(part %d of %d of the long string %s)' % (
+            _VALUE36[token[ID_LEN]] + 1, _VALUE36[token[ID_LEN + 1]],
+            token[:ID_LEN])
+    return decode(token)
 
 
 def trait(role, token):
@@ -347,6 +624,39 @@ def identities(traits):
     return sorted(found[AGENT]), sorted(found[CLAIM])
 
 
+def _uuid36(instance):
+    number = uuid_mod.UUID(instance).int
+    digits = []
+    while len(digits) < _UUID36_LEN:
+        number, rem = divmod(number, 36)
+        digits.append(_DIGITS36[rem])
+    return ''.join(reversed(digits))
+
+
+def marker_trait(instance, id_):
+    """The marker of an instance's device string (its id).
+
+    :raises ValueError: ``instance`` is not a uuid.
+    """
+    return VM_PREFIX + _uuid36(instance) + '_' + ref(id_)
+
+
+def markers(traits, instance=None):
+    """``{instance uuid36: {refs}}`` of the VM markers among ``traits``.
+
+    With ``instance`` (a uuid), only that instance's: ``{refs}``.
+    """
+    found = {}
+    for name in traits:
+        parsed = parse_trait(name)
+        if parsed and parsed[0] == VM:
+            who, ref_ = parsed[1].split('_')
+            found.setdefault(who, set()).add(ref_)
+    if instance is None:
+        return found
+    return found.get(_uuid36(instance), set())
+
+
 def reason_words(reason):
     """A NOSRC reason in words."""
     return REASONS.get(reason, 'reason %s (of a newer release)' % reason)
@@ -357,7 +667,8 @@ def parse_trait(name):
 
     ``kind`` is one of :data:`KINDS`; ``body`` is the token of a SRC or
     ACC trait (shaped like a token of any version), the reason of a NOSRC
-    trait, the identity of an AGENT or CLAIM trait, empty for REPORTED.
+    trait, the identity of an AGENT or CLAIM trait, ``<instance>_<ref>``
+    of a VM marker, empty for REPORTED.
     Returns None for any name that is not exactly one of ours, whatever it
     starts with: placement's ``name=startswith:`` listing is an SQL
     ``LIKE``, in which ``_`` is any character, so a listing of our prefix
@@ -377,6 +688,8 @@ def parse_trait(name):
         return (kind, body) if _REASON.match(body) else None
     if kind in (AGENT, CLAIM):
         return (kind, body) if _IDENTITY.match(body) else None
+    if kind == VM:
+        return (kind, body) if _MARKER.match(body) else None
     return None
 
 

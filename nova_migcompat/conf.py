@@ -116,6 +116,29 @@ Related options:
 
 * ``[migcompat]synthesize_descriptors``: whether they get a descriptor.
 """),
+    cfg.StrOpt(
+        'libvirt_domains_dir',
+        default='/run/libvirt/qemu',
+        help="""
+The directory where libvirt keeps the live XML of the running domains.
+
+The ``sysfs`` source reads which instance each mdev and PCI function is
+given to from it (Nova names a domain's ``<uuid>`` after its instance),
+so that an instance's own string is published as that instance's
+(``CUSTOM_MIGCOMPAT_VM_*`` markers): the filter then judges a live
+migration by the strings of the instance's own devices, not by every
+string of their physical GPU.  Unreadable or absent: no marker, and the
+provider's strings decide, as before.
+
+Possible values:
+
+* ``/run/libvirt/qemu`` (the default, libvirt's QEMU driver);
+* the directory of an emulated host (tests, the demo).
+
+Related options:
+
+* ``[migcompat]device_sources``: the ``sysfs`` source reads it.
+"""),
     cfg.IntOpt(
         'device_timeout',
         default=5,

@@ -59,11 +59,15 @@ def matrix(client, provider_index=None):
     names, roots = provider_index or index(client)
     hosts = _hosts(names, roots)
     rows = []
-    for name in sorted(client.traits(codec.SRC_PREFIX, associated=True)):
-        try:
-            _, token, text = codec.decode_trait(name)
-        except exception.InvalidToken:
-            continue
+    tokens = []
+    for name in client.traits(codec.SRC_PREFIX, associated=True):
+        parsed = codec.parse_trait(name)
+        if parsed and parsed[0] == codec.SRC:
+            tokens.append(parsed[1])
+    # Long strings are whole or not shown (status names what is broken).
+    catalog = codec.assemble(tokens)
+    for token, text in sorted(catalog.strings.items()):
+        name = codec.trait(codec.SRC, catalog.parts[token][0])
         producers = [rp for rp in client.providers_with_trait(name)
                      if rp in roots]
         host_level = bool(producers) and all(roots[rp] == rp
@@ -71,7 +75,8 @@ def matrix(client, provider_index=None):
         req = requirements.Requirement(
             None if host_level else frozenset(), frozenset([token]),
             tuple(producers))
-        acceptance = requirements.find_accepting(client, [req])
+        acceptance = requirements.find_accepting(client, [req],
+                                                 known={token: text})
         rows.append({
             'string': text, 'summary': formats.summary(text),
             'token': token,
@@ -144,7 +149,7 @@ def explain(client, server_uuid, source_node=None, host_level=False,
         client, server_uuid, names, roots, source_node)
     source = requirements.read_source(
         allocations, lambda rp: client.provider_traits(rp)[0], source_root,
-        host_level)
+        host_level, instance=server_uuid)
     reqs = source.requirements
     refusals = ['source device provider %s: %s'
                 % (names.get(r.provider, r.provider), r.detail)
@@ -155,7 +160,8 @@ def explain(client, server_uuid, source_node=None, host_level=False,
         refusals.append('its source host %s runs no nova-migcompat agent '
                         '([migcompat]unmanaged_sources = refuse)'
                         % names[source_root])
-    acceptance = requirements.find_accepting(client, reqs)
+    acceptance = requirements.find_accepting(client, reqs,
+                                             known=source.strings)
     hosts = {}
     for root in _hosts(names, roots):
         if root == source_root:
@@ -178,7 +184,8 @@ def explain(client, server_uuid, source_node=None, host_level=False,
                                   for r in source.refusals}),
         'requirements': [
             {'strings': [acceptance.strings[t] for t in sorted(r.tokens)],
-             'host_level': r.host_level} for r in reqs],
+             'host_level': r.host_level, 'own': r.own,
+             'fallback': r.fallback} for r in reqs],
         'refusals': refusals,
         'managed': source.managed,
         'hosts': hosts}
@@ -208,6 +215,16 @@ def _short(host, provider):
     return provider[len(prefix):] if provider.startswith(prefix) else provider
 
 
+def _decided(req):
+    """Whose string it is, where VM markers say it."""
+    if req.get('own'):
+        return " (the instance's own string: its VM marker)"
+    if req.get('fallback'):
+        return (' (a string of its provider, which has VM markers of '
+                'other instances only: every string of it decides)')
+    return ''
+
+
 def explain_rows(result):
     """Rows of :data:`EXPLAIN_COLUMNS` for an :func:`explain` result.
 
@@ -216,7 +233,7 @@ def explain_rows(result):
     (with the strings it does not accept, decoded).
     """
     source = result['source_host']
-    produced = ['produces %s' % formats.summary(text)
+    produced = ['produces %s%s' % (formats.summary(text), _decided(req))
                 for req in result['requirements'] for text in req['strings']]
     refusals = result.get('refusals') or []
     if refusals:

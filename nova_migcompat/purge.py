@@ -44,10 +44,37 @@ IN_USE = 'in use again, not deleted'
 Outcome = collections.namedtuple('Outcome', 'kind name traits result')
 
 
-def _undecodable(name):
+def _undecodable(traits):
+    """The SRC and ACC traits among ``traits`` this release cannot decode.
+
+    A long string's parts are judged together, on their provider: all
+    of them go when one is missing, doubled or does not match the digest.
+    """
+    found, sources = [], {}
+    for name in traits:
+        parsed = codec.parse_trait(name)
+        if parsed is None or parsed[0] not in codec.ROLES:
+            continue
+        if parsed[0] == codec.SRC:
+            sources[parsed[1]] = name
+        elif codec.problem(parsed[1]) is not None:
+            found.append(name)
+    broken = codec.assemble(sources).problems
+    found.extend(name for token, name in sources.items()
+                 if token in broken or codec.string_id(token) in broken)
+    return sorted(found)
+
+
+def _ours(traits):
+    return sorted(t for t in traits if codec.is_ours(t))
+
+
+def _may_be_undecodable(name):
+    """Can a provider with this trait hold an undecodable one?"""
     parsed = codec.parse_trait(name)
     return (parsed is not None and parsed[0] in codec.ROLES and
-            codec.problem(parsed[1]) is not None)
+            (codec.is_part(parsed[1]) or
+             codec.problem(parsed[1]) is not None))
 
 
 def _clean(client, uuid, dry_run, which):
@@ -57,7 +84,7 @@ def _clean(client, uuid, dry_run, which):
             traits, generation = client.provider_traits(uuid)
         except exception.NotFound:
             return [], None
-        ours = sorted(t for t in traits if which(t))
+        ours = which(traits)
         if not ours:
             return [], None
         if dry_run:
@@ -81,7 +108,8 @@ def purge(client, hosts=None, dry_run=False, undecodable=False):
         cannot decode.
     :raises NotFound: a host in ``hosts`` is not a root provider.
     """
-    which = _undecodable if undecodable else codec.is_ours
+    which = _undecodable if undecodable else _ours
+    listed = _may_be_undecodable if undecodable else codec.is_ours
     names, roots = fleet.index(client)
     wanted = None
     if hosts is not None:
@@ -95,7 +123,7 @@ def purge(client, hosts=None, dry_run=False, undecodable=False):
         wanted = {by_name[host] for host in hosts}
     carriers = set()
     for name in sorted(client.traits(codec.PREFIX, associated=True)):
-        if not which(name):
+        if not listed(name):
             continue
         for rp in client.providers_with_trait(name):
             if wanted is None or roots.get(rp) in wanted:

@@ -34,7 +34,13 @@ from nova_migcompat import placement
 
 @dataclasses.dataclass(frozen=True)
 class Requirement:
-    """Strings a destination must accept, and where."""
+    """Strings a destination must accept, and where.
+
+    One per source device provider of the instance (its devices of the
+    resource classes it allocates there), or the host-level requirement of
+    its PCI functions (the source root's strings, on the destination's
+    root provider).
+    """
 
     #: Resource classes whose destination providers must accept the
     #: strings; None for the host-level (root provider) requirement.
@@ -42,6 +48,16 @@ class Requirement:
     tokens: frozenset
     #: The source providers the strings come from.
     sources: tuple
+    #: ``{resource class: amount}`` the instance holds there: as many
+    #: units of the destination candidate's providers must accept them.
+    amounts: tuple = ()
+    #: The instance's own strings decided (its VM markers), not every
+    #: string of the source provider.
+    own: bool = False
+    #: The source provider has VM markers, none of the instance: every
+    #: string of the provider decided (the instance's device may predate
+    #: its markers, or they were removed).
+    fallback: bool = False
 
     @property
     def host_level(self):
@@ -49,14 +65,22 @@ class Requirement:
 
 
 def src_tokens(traits):
-    """The tokens of the SRC traits among ``traits`` that decode.
+    """The ids of the whole, intact strings of the SRC traits given.
 
-    A SRC trait that does not decode (corrupt, or of a newer release) is a
+    Single tokens that decode, and long strings whose parts are all there
+    and match their digest (:func:`codec.assemble`).  Anything else is a
     refusal, never a requirement: see :func:`read_source`.
     """
-    return {parsed[1] for parsed in map(codec.parse_trait, traits)
-            if parsed and parsed[0] == codec.SRC and
-            codec.problem(parsed[1]) is None}
+    return set(_assembled(traits).strings)
+
+
+def _assembled(traits):
+    tokens = []
+    for name in traits:
+        parsed = codec.parse_trait(name)
+        if parsed and parsed[0] == codec.SRC:
+            tokens.append(parsed[1])
+    return codec.assemble(tokens)
 
 
 #: :class:`Refusal` kinds: a managed device without a string (its NOSRC
@@ -90,6 +114,8 @@ class Source:
     #: trait of ours on the instance's device providers): None when not
     #: asked.
     managed: typing.Optional[bool] = None
+    #: id -> the exact string, of every string required.
+    strings: dict = dataclasses.field(default_factory=dict)
 
     @property
     def untracked(self):
@@ -97,41 +123,58 @@ class Source:
         return not self.requirements and not self.refusals
 
 
-def _read_traits(rp_uuid, traits, refusals):
-    """The decodable SRC tokens of one provider; its refusals are added."""
-    tokens = set()
+def _read_provider(rp_uuid, traits, instance, source):
+    """The ids one source provider requires of its destination.
+
+    Its refusals go to ``source``: a NOSRC trait, a string that is not
+    whole (a SRC trait that does not decode, a long string with a part
+    missing, extra, duplicated or corrupt), a marker of the instance whose
+    string is not there.  ``(ids, own, fallback)``: the instance's own
+    strings when the provider has markers of it, else every string of the
+    provider (``fallback`` when it has markers of other instances only).
+    """
+    refusals = source.refusals
     for name in sorted(traits):
         parsed = codec.parse_trait(name)
-        if parsed is None:
-            continue
-        kind, body = parsed
-        if kind == codec.SRC:
-            problem = codec.problem(body)
-            if problem is None:
-                tokens.add(body)
-            else:
-                refusals.append(Refusal(
-                    UNDECODABLE, rp_uuid, 'its trait %s... is %s'
-                    % (name[:48], problem[1])))
-        elif kind == codec.NOSRC:
+        if parsed is not None and parsed[0] == codec.NOSRC:
             refusals.append(Refusal(
                 UNJUDGED, rp_uuid, 'the nova-migcompat agent manages a '
                 'device of it that has no compatibility string: %s'
-                % codec.reason_words(body)))
-    return tokens
+                % codec.reason_words(parsed[1])))
+    assembled = _assembled(traits)
+    for id_, why in sorted(assembled.problems.items()):
+        refusals.append(Refusal(
+            UNDECODABLE, rp_uuid, 'its trait %s... is %s'
+            % (codec.trait(codec.SRC, id_)[:48], why)))
+    source.strings.update(assembled.strings)
+    ids = set(assembled.strings)
+    if instance is None:
+        return ids, False, False
+    refs = codec.markers(traits, instance)
+    if not refs:
+        return ids, False, bool(codec.markers(traits))
+    by_ref = {codec.ref(id_): id_ for id_ in ids}
+    for gone in sorted(refs - set(by_ref)):
+        refusals.append(Refusal(
+            UNDECODABLE, rp_uuid, "its marker of the instance's own string "
+            '(%s) names no whole string of the provider' % gone))
+    return {by_ref[r] for r in refs if r in by_ref}, True, False
 
 
-def read_source(allocations, traits_of, source_root, host_level=False):
+def read_source(allocations, traits_of, source_root, host_level=False,
+                instance=None):
     """What a live migration of an instance allocated so requires.
 
-    Device requirements come from the SRC traits of the allocated
-    providers other than the source root (per resource class), the
-    host-level requirement from the root's when the instance has PCI
-    devices.  A NOSRC trait or a SRC trait that does not decode on one of
-    those providers is a :class:`Refusal`.  When none of them carries a
-    trait of ours but the instance holds a device (an allocation outside
-    the root, or PCI devices), the root is asked whether an agent reports
-    the host (its REPORTED trait): ``managed``.
+    One requirement per source device provider (the resource classes and
+    amounts the instance holds there): its strings, or, where the
+    provider has markers of ``instance`` (``CUSTOM_MIGCOMPAT_VM_*``), the
+    instance's own strings only; and the host-level requirement of the
+    source root's strings when the instance has PCI devices.  A NOSRC
+    trait, a string that is not whole, or a marker naming no string, on
+    one of those providers, is a :class:`Refusal`.  When none of them
+    carries a trait of ours but the instance holds a device (an allocation
+    outside the root, or PCI devices), the root is asked whether an agent
+    reports the host (its REPORTED trait): ``managed``.
 
     :param allocations: ``{provider uuid: {'resources': {class: n}}}`` of
         the migration consumer (the instance's source allocations).
@@ -140,31 +183,31 @@ def read_source(allocations, traits_of, source_root, host_level=False):
         provider.
     :param host_level: True when the instance has PCI devices: the source
         root provider's strings are then required too.
+    :param instance: the instance's uuid (its markers decide, where there
+        are some).
     """
-    by_classes = {}
-    refusals = []
+    source = Source([], [])
     devices = False
     for rp_uuid in sorted(allocations):
         if rp_uuid == source_root:
             continue
         devices = True
-        tokens = _read_traits(rp_uuid, traits_of(rp_uuid), refusals)
-        if not tokens:
+        ids, own, fallback = _read_provider(rp_uuid, traits_of(rp_uuid),
+                                            instance, source)
+        if not ids:
             continue
-        classes = frozenset(allocations[rp_uuid].get('resources', {}))
-        have_tokens, have_sources = by_classes.get(classes, (set(), ()))
-        by_classes[classes] = (have_tokens | tokens,
-                               have_sources + (rp_uuid,))
-    reqs = [Requirement(classes, frozenset(tokens), sources)
-            for classes, (tokens, sources) in sorted(
-                by_classes.items(), key=lambda item: sorted(item[0]))]
+        resources = allocations[rp_uuid].get('resources', {})
+        source.requirements.append(Requirement(
+            frozenset(resources), frozenset(ids), (rp_uuid,),
+            tuple(sorted(resources.items())), own, fallback))
     root_traits = None
     if host_level and source_root in allocations:
         root_traits = traits_of(source_root)
-        tokens = _read_traits(source_root, root_traits, refusals)
-        if tokens:
-            reqs.append(Requirement(None, frozenset(tokens), (source_root,)))
-    source = Source(reqs, refusals)
+        ids, own, fallback = _read_provider(source_root, root_traits,
+                                            instance, source)
+        if ids:
+            source.requirements.append(Requirement(
+                None, frozenset(ids), (source_root,), (), own, fallback))
     if source.untracked and (devices or host_level) and source_root:
         if root_traits is None:
             root_traits = traits_of(source_root)
@@ -234,18 +277,20 @@ class _Intersection(object):
         return common or default
 
 
-def find_accepting(client, reqs, listing=None):
+def find_accepting(client, reqs, listing=None, known=None):
     """Who accepts the requirements' strings: one listing per string.
 
     :param listing: a callable ``(client, token) -> {uuid: root}``; by
         default placement's listing of the string's ACC trait.
+    :param known: id -> string, where the caller has the strings (a long
+        string's id does not decode alone: :attr:`Source.strings`).
     """
     strings, accepting = {}, {}
     tokens = set()
     for req in reqs:
         tokens |= req.tokens
     for token in sorted(tokens):
-        strings[token] = codec.describe(token)
+        strings[token] = (known or {}).get(token) or codec.describe(token)
         if listing is None:
             accepting[token] = client.providers_with_trait(
                 codec.trait(codec.ACC, token))
@@ -305,26 +350,65 @@ def _candidate_shortfall(host_uuid, candidate, req, acceptance):
     return None
 
 
-def _meets(candidate, device_reqs):
+def _meets(candidate, needs):
     """Does an allocation candidate meet every device requirement?
 
-    ``device_reqs``: ``(resource classes, the host's providers accepting
-    all the strings)`` pairs.  Membership only: this runs for every
-    candidate of every host.
+    ``needs``: ``(resource classes, the host's providers accepting all the
+    requirement's strings, {class: amount})`` per device requirement.
+    One requirement: every provider the candidate allocates its classes
+    from accepts (membership only: this runs for every candidate of every
+    host).  Several (an instance with several devices): each device's
+    units go to units of the candidate's providers that accept that
+    device's own strings, one unit each, as the candidate allocates them
+    (:func:`_matched`).
     """
     allocations = candidate['allocations']
-    for classes, accepting in device_reqs:
-        allocated = False
-        for rp, allocation in allocations.items():
-            # .keys(): resources of another shape raise (fail closed).
-            uses = not classes.isdisjoint(allocation['resources'].keys())
-            if rp in accepting:
-                allocated = allocated or uses
-            elif uses:
+    if len(needs) == 1 or not all(need[2] for need in needs):
+        for classes, accepting, _amounts in needs:
+            allocated = False
+            for rp, allocation in allocations.items():
+                # .keys(): resources of another shape raise (fail closed).
+                uses = not classes.isdisjoint(allocation['resources'].keys())
+                if rp in accepting:
+                    allocated = allocated or uses
+                elif uses:
+                    return False
+            if not allocated:
                 return False
-        if not allocated:
+        return True
+    for resource_class in set().union(*(need[0] for need in needs)):
+        units = [i for i, need in enumerate(needs)
+                 for _unit in range(need[2].get(resource_class, 0))]
+        slots = [rp for rp, allocation in sorted(allocations.items())
+                 for _unit in range(allocation['resources'].get(
+                     resource_class, 0))]
+        if len(units) != len(slots) or not _matched(
+                units, slots, [need[1] for need in needs]):
             return False
     return True
+
+
+def _matched(units, slots, accepting):
+    """Can every unit take a slot of a provider that accepts it?
+
+    ``units``: the requirement index of each device unit; ``slots``: the
+    provider of each unit the candidate allocates; ``accepting``: per
+    requirement, its accepting providers.  Kuhn's augmenting paths: the
+    few units of one instance.
+    """
+    taken = [None] * len(slots)
+
+    def place(unit, seen):
+        for slot, rp in enumerate(slots):
+            if slot in seen or rp not in accepting[units[unit]]:
+                continue
+            seen.add(slot)
+            if taken[slot] is None or place(taken[slot], seen):
+                taken[slot] = unit
+                return True
+        return False
+
+    return all(place(unit, set()) for unit in range(len(units)))
 
 
 def _host_shortfall(host_uuid, req, acceptance, devices):
@@ -365,13 +449,14 @@ class Rule(object):
     def __init__(self, requirements, acceptance):
         self._host = [acceptance.trees(req.tokens)
                       for req in requirements if req.host_level]
-        self._needs = [(req.resource_classes, acceptance.trees(req.tokens))
+        self._needs = [(req.resource_classes, acceptance.trees(req.tokens),
+                        dict(req.amounts))
                        for req in requirements if not req.host_level]
         if not self._host and len(self._needs) == 1 and \
                 len(self._needs[0][0]) == 1:
             # The common case (one device resource class, no PCI): the
             # same rule with a dictionary lookup in place of set algebra.
-            (resource_class,), trees = self._needs[0]
+            (resource_class,), trees, _amounts = self._needs[0]
             self.keep = _keeper(resource_class, trees)
 
     def keep(self, host_uuid, candidates):
@@ -383,12 +468,12 @@ class Rule(object):
             if host_uuid not in trees.get(host_uuid, ()):
                 return []
         needs = []
-        for classes, trees in self._needs:
+        for classes, trees, amounts in self._needs:
             here = trees.get(host_uuid)
             if not here:
                 # No device of this host accepts: no candidate can meet.
                 return []
-            needs.append((classes, here))
+            needs.append((classes, here, amounts))
         return [candidate for candidate in candidates
                 if _meets(candidate, needs)]
 
@@ -426,13 +511,15 @@ def judge_host(host_uuid, requirements, acceptance, candidates=None):
     """The one acceptance rule: judge a destination host (and candidates).
 
     A host meets a host-level requirement when its root provider accepts
-    every string.  With allocation candidates, a candidate meets a device
-    requirement when every provider it allocates the requirement's
-    resource classes from is one of the host's (its own tree) and accepts
-    every string (a two-vGPU instance needs both strings accepted); the
-    host passes when one candidate meets them all.  Without candidates
-    (the operator's view), one provider of the host must accept every
-    string of each device requirement.
+    every string.  With allocation candidates, a candidate meets the
+    device requirements when each device's units go to providers of the
+    host's own tree that accept that device's strings, as the candidate
+    allocates them (one device: every provider it allocates the device's
+    classes from accepts; a two-vGPU instance whose vGPUs have different
+    strings: each on a provider that accepts its own); the host passes
+    when one candidate meets them all.  Without candidates (the
+    operator's view), one provider of the host must accept every string
+    of each device requirement.
 
     Used by the scheduler filter, ``explain``, ``matrix`` and the
     OpenStackClient plugin, so that they never disagree.
@@ -456,7 +543,8 @@ def judge_host(host_uuid, requirements, acceptance, candidates=None):
     if candidates is not None and not shortfalls:
         device_reqs = [req for req in requirements if not req.host_level]
         needs = [(req.resource_classes,
-                  acceptance.trees(req.tokens).get(host_uuid, ()))
+                  acceptance.trees(req.tokens).get(host_uuid, ()),
+                  dict(req.amounts))
                  for req in device_reqs]
         kept = [candidate for candidate in candidates
                 if _meets(candidate, needs)]

@@ -251,15 +251,31 @@ def check_codec(snap):
     versions = collections.Counter()
     problems = {codec.NEWER: [], codec.CORRUPT: []}
     for rp, traits in sorted(snap.carried.items()):
+        where = snap.names.get(rp, rp)
+        sources = []
         for name in sorted(traits):
             parsed = codec.parse_trait(name)
             if parsed is None or parsed[0] not in codec.ROLES:
                 continue
             versions[parsed[1][:2]] += 1
+            if parsed[0] == codec.SRC:
+                sources.append(parsed[1])
+                continue
             problem = codec.problem(parsed[1])
             if problem is not None:
                 problems[problem[0]].append('%s... on %s' % (
-                    name[:40], snap.names.get(rp, rp)))
+                    name[:40], where))
+        # A long string is judged by all its parts on the provider: one
+        # missing, doubled or not matching the digest is corrupt.
+        for key, words in sorted(codec.assemble(sources).problems.items()):
+            why = codec.problem(key)
+            kind = why[0] if why else codec.CORRUPT
+            if codec.is_group(key):
+                problems[kind].append('the long string %s on %s (%s)'
+                                      % (key, where, words))
+            else:
+                problems[kind].append('%s... on %s' % (
+                    codec.trait(codec.SRC, key)[:40], where))
     if not versions:
         return Result(check, SUCCESS, 'no nova-migcompat trait in placement')
     used = ', '.join('%s (%d traits)' % item

@@ -7,6 +7,7 @@
 
 import os
 
+from nova_migcompat.agent import reporter
 from nova_migcompat import codec
 from nova_migcompat import compat_string
 
@@ -45,8 +46,17 @@ rst_epilog = """
 .. |max_token_len| replace:: %d
 .. |max_trait_len| replace:: %d
 .. |max_string_bytes| replace:: %d
+.. |max_parts| replace:: %d
+.. |max_long_chars| replace:: %d
+.. |part_payload_len| replace:: %d
+.. |max_src_per_provider| replace:: %d
+.. |max_markers_per_provider| replace:: %d
+.. |instances_per_provider| replace:: %d
 """ % (codec.MAX_PACKED_CHARS, codec.MAX_TOKEN_LEN, codec.MAX_TRAIT_LEN,
-       compat_string.MAX_BYTES)
+       compat_string.MAX_BYTES, codec.MAX_PARTS, codec.MAX_LONG_CHARS,
+       codec.MAX_TOKEN_LEN - codec.ID_LEN - 2,
+       reporter.MAX_SRC_PER_PROVIDER, reporter.MAX_MARKERS_PER_PROVIDER,
+       reporter.MAX_SRC_PER_PROVIDER // codec.MAX_PARTS)
 
 master_doc = 'index'
 exclude_patterns = []

@@ -69,6 +69,9 @@ ACCEPTING_VERSIONS = (('2.3', '2.2'),)
 FLEETS = {'mixed': VERSIONS, 'accepting': ACCEPTING_VERSIONS}
 ACCEPTS = {'2.1', '2.2', '2.3'}
 ROOT_RESOURCES = {'VCPU': 1, 'MEMORY_MB': 512, 'DISK_GB': 1}
+#: VM markers on the source pGPU of the marked live migration: the
+#: documented budget of instances per pGPU.
+MARKERS = 32
 
 
 class NoopFilter(filters.BaseHostFilter):
@@ -111,22 +114,54 @@ class Fleet(object):
             for version in versions:
                 for role in (codec.SRC, codec.ACC):
                     self.side.ok('put', '/traits/%s' % _trait(role, version))
+        # A second pGPU of the source whose servers' strings are told
+        # apart by VM markers (MARKERS instances, the budget of a pGPU).
+        self.marked_pgpu = self.side.provider(
+            provider_names.pgpu_provider_name(SOURCE, cloud.PGPUS[1]),
+            parent=self.source_root, inventories={'VGPU': 16},
+            traits=[_trait(codec.SRC, SOURCE_VERSION),
+                    _trait(codec.ACC, SOURCE_VERSION)])
         # The withdrawal epoch, as the agents' first cycles leave it.
         self.side.ok('post', '/resource_providers', {
             'uuid': epoch.EPOCH_UUID, 'name': epoch.NAME_PREFIX + 'bench'})
         self.migration_uuid = self.new_migration()
 
-    def new_migration(self):
+    def new_migration(self, pgpu=None):
         """A migration consumer holding a server's source allocations."""
         migration = str(uuid.uuid4())
         self.side.ok('put', '/allocations/%s' % migration, {
             'allocations': {
                 self.source_root: {'resources': ROOT_RESOURCES},
-                self.source_pgpu: {'resources': {'VGPU': 1}}},
+                (pgpu or self.source_pgpu): {'resources': {'VGPU': 1}}},
             'project_id': self.side.project_id,
             'user_id': self.side.user_id,
             'consumer_generation': None}, version='1.28')
         return migration
+
+    def marked_request(self):
+        """A live migration judged by the instance's own strings.
+
+        The instance's vGPU is on the source's second pGPU, which carries
+        :data:`MARKERS` VM markers (the instance's and its neighbours'),
+        all of the source's string: the hosts kept are those of today's
+        rule, so the two requests differ only in how they are judged.
+        """
+        instance = str(uuid.uuid4())
+        string_id = codec.encode(cloud.vgpu_string(SOURCE_VERSION))
+        markers = [codec.marker_trait(instance, string_id)] + [
+            codec.marker_trait(str(uuid.uuid4()), string_id)
+            for _ in range(MARKERS - 1)]
+        for name in markers:
+            self.side.ok('put', '/traits/%s' % name)
+        url = '/resource_providers/%s/traits' % self.marked_pgpu
+        body = self.side.ok('get', url)
+        self.side.ok('put', url, {
+            'traits': sorted(set(body['traits']) | set(markers)),
+            'resource_provider_generation':
+                body['resource_provider_generation']})
+        migration = self.new_migration(self.marked_pgpu)
+        return self.request_spec(migration_uuid=migration,
+                                 instance_uuid=instance)
 
     def move_epoch(self):
         """An agent announces a withdrawal (as epoch.move does)."""
@@ -200,10 +235,10 @@ class Fleet(object):
                          traits)
         listed = self.side.ok('get', '/resource_providers')[
             'resource_providers']
-        # The destinations, the source's root and pGPU, the epoch.
-        if len(listed) != 3 * self.size + 3:
+        # The destinations, the source's root and two pGPUs, the epoch.
+        if len(listed) != 3 * self.size + 4:
             raise RuntimeError('placement lists %d providers, expected %d'
-                               % (len(listed), 3 * self.size + 3))
+                               % (len(listed), 3 * self.size + 4))
 
     @property
     def expected_kept(self):
@@ -252,17 +287,17 @@ class Fleet(object):
         return states
 
     def request_spec(self, task_state='migrating', move=True,
-                     migration_uuid=None):
+                     migration_uuid=None, instance_uuid=None):
         """A live migration's RequestSpec (or another move's, or a boot's).
 
         The instance, its source compute node and (for a live migration)
         the ``accepted`` Migration exist in the cell database, as the
         conductor leaves them before it calls the scheduler.
         ``migration_uuid``: the migration consumer (default: the fleet's
-        first).
+        first); ``instance_uuid``: the instance's (default: a new one).
         """
         ctxt = self.side.ctxt
-        instance_uuid = str(uuid.uuid4())
+        instance_uuid = instance_uuid or str(uuid.uuid4())
         flavor = objects.Flavor(
             id=1, flavorid='vgpu', name='vgpu', memory_mb=512, vcpus=1,
             root_gb=1, ephemeral_gb=0, swap=0, rxtx_factor=1.0,
@@ -357,7 +392,8 @@ def _forget(caches):
 def _time_all(managers, states, spec, counter, repeat):
     """Median ms of get_filtered_hosts, kept hosts, placement GETs.
 
-    :param managers: ``{name: (HostManager, cache state)}``.  Their runs
+    :param managers: ``{name: (HostManager, cache state[, spec])}`` (a
+        spec of its own, else ``spec``).  Their runs
         are interleaved (one of each per round, each round starting one
         further along), so that the machine's slower moments and what a
         run leaves behind (a cold run frees a large listing) fall on all
@@ -365,9 +401,12 @@ def _time_all(managers, states, spec, counter, repeat):
     """
     samples = {name: [] for name in managers}
     found = {}
-    for manager, caches in managers.values():
+    specs = {name: entry[2] if len(entry) > 2 else spec
+             for name, entry in managers.items()}
+    for name, (manager, caches) in ((n, e[:2]) for n, e in
+                                    managers.items()):
         if caches != 'cold':
-            list(manager.get_filtered_hosts(_copies(states), spec))
+            list(manager.get_filtered_hosts(_copies(states), specs[name]))
     # What exists now (the fleet, Nova's and placement's objects) is moved
     # out of the collector's way: the collection before each run, which
     # keeps collections out of the timed part, then only looks at what
@@ -378,13 +417,15 @@ def _time_all(managers, states, spec, counter, repeat):
         order = list(managers.items())
         for turn in range(repeat):
             start = turn % len(order)
-            for name, (manager, caches) in order[start:] + order[:start]:
+            for name, entry in order[start:] + order[:start]:
+                manager, caches = entry[:2]
                 hosts = _copies(states)
                 _forget(caches)
                 gc.collect()
                 before = counter.count
                 started = time.perf_counter()
-                result = list(manager.get_filtered_hosts(hosts, spec))
+                result = list(manager.get_filtered_hosts(hosts,
+                                                         specs[name]))
                 samples[name].append((time.perf_counter() - started) * 1000)
                 found[name] = {
                     'kept': len(result),
@@ -495,6 +536,20 @@ def run(sizes, accepting_sizes=(), log=print, burst=BURST):
                row['filter_new_migration']['ms'], row['filter_cold']['ms'],
                row['default_chain']['ms'], row['with_filter']['ms'],
                row['noop_alone']['ms'], row['with_filter']['kept'], size))
+        marked = results[-1]['markers']
+        log('         the filter alone judging by the instance\'s own '
+            'strings (%d VM markers on its pGPU) / by every string of the '
+            'provider: %.1f / %.1f ms warm (%d / %d placement requests), '
+            '%.1f / %.1f ms for a new migration (%d / %d)'
+            % (MARKERS, marked['warm']['by_markers']['ms'],
+               marked['warm']['by_provider']['ms'],
+               marked['warm']['by_markers']['placement_requests'],
+               marked['warm']['by_provider']['placement_requests'],
+               marked['new_migration']['by_markers']['ms'],
+               marked['new_migration']['by_provider']['ms'],
+               marked['new_migration']['by_markers']['placement_requests'],
+               marked['new_migration']['by_provider'][
+                   'placement_requests']))
         if 'burst' in results[-1]:
             runs = results[-1]['burst']
             log('         a burst of %d live migrations: %.0f ms with the '
@@ -528,12 +583,13 @@ def _measure(side, size, kind='mixed', burst=BURST):
     side.flags(acceptance_cache_seconds=3600, group='migcompat')
     counter = _Counter()
     repeat = _repeat(size)
+    marked = fleet.marked_request()
     requests = {
         'live_migration': fleet.request_spec(),
         'cold_migration': fleet.request_spec('resize_prep'),
         'boot': fleet.request_spec(None, move=False),
     }
-    row = {'hosts': size, 'fleet': kind, 'providers': 3 * size + 2,
+    row = {'hosts': size, 'fleet': kind, 'providers': 3 * size + 3,
            'load_s': load_s, 'expected_kept': fleet.expected_kept,
            'expected_candidates': fleet.expected_candidates,
            'acceptance_cache_seconds': nova_conf.CONF.migcompat.
@@ -545,6 +601,15 @@ def _measure(side, size, kind='mixed', burst=BURST):
             timed['filter_new_migration'] = (filter_alone, 'new_migration')
             timed['filter_cold'] = (filter_alone, 'cold')
         row[kind] = _time_all(timed, states, spec, counter, repeat)
+    # The filter alone, judging by the instance's own strings (VM
+    # markers) against today's rule (every string of the source
+    # provider), paired, warm and for new migrations.
+    row['markers'] = {
+        caches: _time_all({
+            'by_provider': (filter_alone, caches),
+            'by_markers': (filter_alone, caches, marked)},
+            states, requests['live_migration'], counter, repeat)
+        for caches in ('warm', 'new_migration')}
     # The answer placement gives for the source string, and what it takes
     # the scheduler to read it.
     url = '/resource_providers?required=%s' % _trait(codec.ACC,

@@ -49,6 +49,9 @@ class Device:
     #: Why the device cannot migrate its state at all, when its source
     #: says so (it then has no string, and its servers are refused).
     unmigratable: typing.Optional[str] = None
+    #: The uuid of the instance the device is given to (an mdev, a VF),
+    #: where its source can tell: its string is that instance's own.
+    instance: typing.Optional[str] = None
     #: Where the device process keeps the device (see
     #: :mod:`~nova_migcompat.agent.device_process`): how a check names it.
     ref: typing.Optional[tuple] = dataclasses.field(

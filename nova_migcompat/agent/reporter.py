@@ -56,6 +56,14 @@ LOG = logging.getLogger(__name__)
 
 #: Attempts to write one provider's traits when others write concurrently.
 WRITE_ATTEMPTS = 4
+#: SRC traits (whole strings, or parts of long ones) one provider
+#: publishes at most: e.g. 32 instances' strings of 8 parts.  Strings
+#: beyond are not published: their devices are managed without a string.
+MAX_SRC_PER_PROVIDER = 256
+#: Instances whose own strings one provider marks at most
+#: (``CUSTOM_MIGCOMPAT_VM_*``); beyond, the provider's strings decide for
+#: the others.
+MAX_MARKERS_PER_PROVIDER = 64
 #: Seconds (of the agent's monotonic clock) a tree listing's
 #: ``Last-Modified`` header must have stood before the next listing that
 #: relies on it (see Reporter._traits): one second for the header's
@@ -64,16 +72,19 @@ WRITE_ATTEMPTS = 4
 #: so that it costs no cycle.
 SETTLE_SECONDS = 5
 
-_PRODUCERS = (device_mod.MDEV_TYPE, device_mod.MDEV, device_mod.PCI)
+PRODUCERS = (device_mod.MDEV_TYPE, device_mod.MDEV, device_mod.PCI)
 _TARGETS = (device_mod.MDEV_TYPE, device_mod.PCI)
 
 
 @dataclasses.dataclass
 class Producer:
-    """A local device and the token its string publishes as."""
+    """A local device, its string's id and the tokens it publishes as."""
 
     device: device_mod.Device
+    #: The string's id (its token, or a long string's ``2<s><digest>``).
     token: str
+    #: The tokens of its SRC traits (one, or a long string's parts).
+    parts: tuple = ()
 
 
 @dataclasses.dataclass
@@ -158,6 +169,38 @@ class _Listing:
     settled: bool
 
 
+def over_budget(producers):
+    """The devices of one provider whose strings pass its SRC budget.
+
+    :param producers: ``(device, parts)`` of the provider's devices that
+        produce a string.  Taken by kind then name (mdev types first, so
+        that what a new server gets stays judged), each string's parts
+        once: a device whose new parts would take the provider past
+        :data:`MAX_SRC_PER_PROVIDER` SRC traits is over.  Returns their
+        names, in that order.
+    """
+    published, over = set(), []
+    for device, parts in sorted(producers, key=lambda p: (
+            PRODUCERS.index(p[0].kind), p[0].name)):
+        new = set(parts) - published
+        if len(published) + len(new) > MAX_SRC_PER_PROVIDER:
+            over.append(device.name)
+            continue
+        published |= new
+    return over
+
+
+def budget_words(provider):
+    """Why the devices :func:`over_budget` names are not tracked.
+
+    :param provider: the provider, in words (``provider <name>``).
+    """
+    return ('%s would publish more than %d SRC traits (the budget of one '
+            "provider: %d instances' strings of %d parts)"
+            % (provider, MAX_SRC_PER_PROVIDER,
+               MAX_SRC_PER_PROVIDER // codec.MAX_PARTS, codec.MAX_PARTS))
+
+
 class Reporter(object):
     """Reports one host's devices to placement.
 
@@ -219,6 +262,11 @@ class Reporter(object):
         self._identities = None
         #: The tree's provider uuids at the last cycle.
         self._tree_uuids = None
+        #: id -> string of the catalog of the last cycle, and this one's.
+        self._last_catalog = {}
+        self._this_catalog = {}
+        #: id -> the SRC tokens of each whole string of the catalog.
+        self._catalog_parts = {}
 
     @property
     def process(self):
@@ -298,7 +346,7 @@ class Reporter(object):
                     plan.unjudge(codec.NO_STRING, dev.name)
                 continue
             try:
-                token = codec.encode(dev.string)
+                encoded = codec.encode_string(dev.string)
             except exception.UnpublishableString as e:
                 # Loud: the device cannot take part until its vendor
                 # shortens its string; its servers are refused meanwhile.
@@ -309,8 +357,9 @@ class Reporter(object):
                                               % (dev.name, e))
                 continue
             report.tracked += 1
-            if dev.kind in _PRODUCERS:
-                plan.producers.append(Producer(dev, token))
+            if dev.kind in PRODUCERS:
+                plan.producers.append(Producer(dev, encoded.id,
+                                               encoded.parts))
             if dev.kind in _TARGETS:
                 plan.targets.append((source, dev))
         if degrade_all:
@@ -320,7 +369,39 @@ class Reporter(object):
             for plan in plans.values():
                 plan.degraded = True
                 plan.unjudge(codec.UNREADABLE, '(a device of unknown parent)')
+        for plan in plans.values():
+            self._bound(plan, report)
         return plans
+
+    @staticmethod
+    def _bound(plan, report):
+        """Keep a provider's strings within :data:`MAX_SRC_PER_PROVIDER`.
+
+        The devices whose strings would pass the bound are managed without
+        one (their servers are refused), in one line.
+        """
+        over = over_budget((p.device, p.parts) for p in plan.producers)
+        kept = [p for p in plan.producers if p.device.name not in over]
+        if over:
+            why = budget_words('provider %s' % plan.name)
+            LOG.error('%d devices are not tracked (%s%s): %s; the live '
+                      'migrations of the servers on the provider are '
+                      'refused', len(over), ', '.join(over[:3]),
+                      ', ...' if len(over) > 3 else '', why)
+            report.tracked -= len(over)
+            for name in over:
+                report.device_problems.append('%s: unpublishable: %s'
+                                              % (name, why))
+            for name in over:
+                plan.unjudge(codec.UNPUBLISHABLE, name)
+        plan.producers = kept
+        instances = {p.device.instance for p in kept if p.device.instance}
+        if len(instances) > MAX_MARKERS_PER_PROVIDER:
+            LOG.warning('Provider %s has devices of %d instances: VM markers '
+                        'for %d of them only (the budget of one provider); '
+                        'the live migrations of the others are judged by '
+                        'every string of the provider', plan.name,
+                        len(instances), MAX_MARKERS_PER_PROVIDER)
 
     def evaluate(self, plans, catalog, report):
         """Per provider, what its devices accept of each catalog string.
@@ -421,7 +502,16 @@ class Reporter(object):
                      codec.parse_trait(t)[1] != self.identity}
         if plan is None:
             return want
-        want |= {codec.trait(codec.SRC, p.token) for p in plan.producers}
+        want |= {codec.trait(codec.SRC, part) for p in plan.producers
+                 for part in (p.parts or (p.token,))}
+        instances = {}
+        for producer in plan.producers:
+            if producer.device.instance:
+                instances.setdefault(producer.device.instance, set()).add(
+                    producer.token)
+        for instance in sorted(instances)[:MAX_MARKERS_PER_PROVIDER]:
+            want |= {codec.marker_trait(instance, token)
+                     for token in instances[instance]}
         if plan.degraded:
             want |= {t for t in current
                      if (codec.parse_trait(t) or ('',))[0] == codec.SRC}
@@ -450,10 +540,8 @@ class Reporter(object):
                 continue
             token = parsed[1]
             if plan is not None and token not in catalog:
-                try:
-                    key = record_mod.string_key(codec.decode(token))
-                except exception.InvalidToken:
-                    key = None
+                text = self._last_catalog.get(token)
+                key = record_mod.string_key(text) if text else None
                 if key in plan.backed:
                     continue
             revoked += 1
@@ -462,15 +550,22 @@ class Reporter(object):
     # Placement ---------------------------------------------------------
 
     def read_catalog(self, report):
-        """The fleet's SRC traits: ``{token: string}``."""
-        catalog = {}
-        for name in sorted(self._src_traits(codec.SRC_PREFIX)):
-            try:
-                _, token, text = codec.decode_trait(name)
-            except exception.InvalidToken as e:
-                report.ignored_traits.append((name, str(e)))
-                continue
-            catalog[token] = text
+        """The fleet's strings: ``{id: string}``, from its SRC traits.
+
+        Long strings are reassembled from their parts; one that is not
+        whole (a part missing, extra, duplicated or corrupt, a digest that
+        does not match) is ignored, never guessed: unknown to every target.
+        """
+        tokens = []
+        for name in self._src_traits(codec.SRC_PREFIX):
+            parsed = codec.parse_trait(name)
+            if parsed and parsed[0] == codec.SRC:
+                tokens.append(parsed[1])
+        assembled = codec.assemble(tokens)
+        for id_, why in sorted(assembled.problems.items()):
+            report.ignored_traits.append((codec.trait(codec.SRC, id_), why))
+        self._catalog_parts = assembled.parts
+        catalog = assembled.strings
         for name, reason in report.ignored_traits[:20]:
             LOG.warning('Ignoring trait %s in placement: %s', name[:80],
                         reason)
@@ -500,20 +595,23 @@ class Reporter(object):
             names |= self._src_traits(prefix + char)
         return names
 
-    @staticmethod
-    def _add_local_strings(plans, catalog):
+    def _add_local_strings(self, plans, catalog):
         """Add the local strings to the catalog.
 
-        A string already in the catalog keeps the token it has there (a
-        host whose zlib deflates differently must not fork the token).
+        A string already in the catalog keeps the token (and parts) it has
+        there (a host whose zlib deflates differently must not fork it).
         """
         tokens = {}
+        known = getattr(self, '_catalog_parts', {})
         for token in sorted(catalog):
             tokens.setdefault(catalog[token], token)
         for plan in plans.values():
             for producer in plan.producers:
-                producer.token = tokens.setdefault(producer.device.string,
-                                                   producer.token)
+                token = tokens.setdefault(producer.device.string,
+                                          producer.token)
+                if token != producer.token:
+                    producer.token = token
+                    producer.parts = known.get(token, (token,))
                 catalog.setdefault(producer.token, producer.device.string)
 
     def _find_root(self):
@@ -869,6 +967,10 @@ class Reporter(object):
         catalog = self.read_catalog(report)
         self._add_local_strings(plans, catalog)
         report.catalog = len(catalog)
+        # What the strings of the last cycle were: a retired string's
+        # acceptance is withdrawn as housekeeping when still backed.
+        self._last_catalog, self._this_catalog = self._this_catalog, dict(
+            catalog)
         if self.should_stop():
             raise exception.Stopped(
                 'stopped before the target-side check')

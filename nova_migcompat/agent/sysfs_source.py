@@ -33,6 +33,7 @@ from oslo_log import log as logging
 from nova_migcompat.agent import deadline
 from nova_migcompat.agent import descriptor
 from nova_migcompat.agent import device as device_mod
+from nova_migcompat.agent import libvirt_domains
 from nova_migcompat.agent import source as sources
 from nova_migcompat.agent import sysfs as sysfs_mod
 from nova_migcompat.agent import verdict as verdict_mod
@@ -86,6 +87,7 @@ class SysfsDeviceSource(sources.DeviceSource):
         self.synthesize = conf.migcompat.synthesize_descriptors
         self.pci_drivers = conf.migcompat.synthesis_pci_drivers
         self.timeout = conf.migcompat.device_timeout
+        self.domains_dir = conf.migcompat.libvirt_domains_dir
         #: Devices (paths) that overran their deadline since the last
         #: discovery: unknown without another try until the next cycle.
         self._overran = set()
@@ -133,6 +135,12 @@ class SysfsDeviceSource(sources.DeviceSource):
         # A tree that went away while it was listed reads as empty
         # listings: the cycle fails instead.
         self.sysfs.confirm_root()
+        holders = libvirt_domains.holders(self.domains_dir)
+        for dev in devices:
+            if dev.kind == device_mod.MDEV:
+                dev.instance = holders.get((libvirt_domains.MDEV, dev.name))
+            elif dev.kind == device_mod.PCI:
+                dev.instance = holders.get((libvirt_domains.PCI, dev.name))
         for dev in devices:
             if dev.error:
                 LOG.error('Device %s (%s): %s', dev.name,

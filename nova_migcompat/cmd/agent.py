@@ -346,16 +346,26 @@ def print_dry_run(conf, out=None):
           file=out)
     print('\nStrings (the fleet catalog is these local strings only):',
           file=out)
+    parts = {producer.token: producer.parts for plan in plans.values()
+             for producer in plan.producers}
     for token, text in catalog.items():
-        print('  %s  %s\n      trait %s' % (
+        traits = [codec.trait(codec.SRC, part)
+                  for part in parts.get(token) or (token,)]
+        print('  %s  %s\n      trait%s %s' % (
             labels[token], text.replace('\n', '\n      '),
-            codec.trait(codec.SRC, token)), file=out)
+            's' if len(traits) > 1 else '', '\n             '.join(traits)),
+            file=out)
     for name, plan in sorted(plans.items()):
         print('\nProvider %s' % name, file=out)
         for producer in plan.producers:
-            print('  produces %s  (%s %s)' % (
+            print('  produces %s  (%s %s%s)' % (
                 labels[producer.token], producer.device.kind,
-                producer.device.name), file=out)
+                producer.device.name, ', instance %s'
+                % producer.device.instance
+                if producer.device.instance else ''), file=out)
+        for reason, names in sorted(plan.unjudged.items()):
+            print('  no string (%s): %s' % (codec.reason_words(reason),
+                                            ', '.join(names)), file=out)
         for token, result in report.verdicts.get(name, {}).items():
             print('  %-8s %s' % (result, labels[token]), file=out)
         if not plan.producers and not plan.targets:

@@ -11,7 +11,9 @@ import typing
 
 from oslo_log import log as logging
 
+from nova_migcompat.agent import device as device_mod
 from nova_migcompat.agent import device_process
+from nova_migcompat.agent import reporter
 from nova_migcompat.agent import source as sources_mod
 from nova_migcompat.agent import sysfs as sysfs_mod
 from nova_migcompat import codec
@@ -32,10 +34,18 @@ class Row:
     summary: typing.Optional[str] = None
     token: typing.Optional[str] = None
     problem: typing.Optional[str] = None
+    #: The tokens of its SRC traits (a long string's parts).
+    parts: tuple = ()
 
     @property
     def src_trait(self):
-        return codec.trait(codec.SRC, self.token) if self.token else None
+        """Its SRC trait; a long string's id and the count of its parts."""
+        if not self.token:
+            return None
+        if len(self.parts) > 1:
+            return '%s (%d parts)' % (codec.trait(codec.SRC, self.token),
+                                      len(self.parts))
+        return codec.trait(codec.SRC, self.token)
 
     def as_dict(self, sysfs):
         dev = self.device
@@ -50,7 +60,9 @@ class Row:
             'format': self.format,
             'summary': self.summary,
             'token': self.token,
-            'src_trait': self.src_trait,
+            'src_traits': [codec.trait(codec.SRC, part)
+                           for part in self.parts],
+            'instance': dev.instance,
             'facts': dict(dev.facts),
             'problem': self.problem,
         }
@@ -75,7 +87,8 @@ def describe(source, device):
         row.format = 'malformed'
         row.problem = str(e)
     try:
-        row.token = codec.encode(device.string)
+        encoded = codec.encode_string(device.string)
+        row.token, row.parts = encoded.id, encoded.parts
     except exception.UnpublishableString as e:
         row.problem = 'unpublishable: %s' % e
     return row
@@ -116,8 +129,25 @@ def _sources(conf, parsed_args):
 
 
 def _rows(sources):
-    return [describe(source, dev)
+    rows = [describe(source, dev)
             for source, dev in sources_mod.discover(sources)]
+    # The budget of SRC traits per provider, as the agent keeps it: a
+    # pGPU's mdev types and instances, the host's PCI functions.
+    providers = {}
+    for row in rows:
+        if row.parts and not row.problem and \
+                row.device.kind in reporter.PRODUCERS:
+            key = (None if row.device.kind == device_mod.PCI
+                   else row.device.parent)
+            providers.setdefault(key, []).append(row)
+    for key, found in providers.items():
+        over = set(reporter.over_budget((r.device, r.parts) for r in found))
+        for row in found:
+            if row.device.name in over:
+                row.problem = 'unpublishable: %s' % reporter.budget_words(
+                    'the provider of pGPU %s' % key if key else
+                    "the host's root provider")
+    return rows
 
 
 class _LocalCommand(base.Lister):
@@ -168,7 +198,8 @@ class ListDevices(_LocalCommand):
         columns = ('Device', 'Kind', 'Origin', 'Format', 'Summary',
                    'SRC trait', 'Problem')
         if parsed_args.long:
-            columns += ('Path', 'Parent', 'mdev type', 'String', 'Facts')
+            columns += ('Path', 'Parent', 'mdev type', 'Instance', 'String',
+                        'Facts')
         data = []
         for r in rows:
             row = (r.device.name, r.device.kind, r.device.origin, r.format,
@@ -176,7 +207,7 @@ class ListDevices(_LocalCommand):
             if parsed_args.long:
                 dev = r.device
                 row += (sysfs.relative(dev.path), dev.parent, dev.mdev_type,
-                        dev.string, base.DictColumn(dev.facts))
+                        dev.instance, dev.string, base.DictColumn(dev.facts))
             data.append(row)
         return columns, data
 

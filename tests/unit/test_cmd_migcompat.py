@@ -9,6 +9,7 @@ nova.conf on the machine plays no part.
 from importlib import metadata
 import json
 import os
+import random
 import subprocess
 import sys
 
@@ -111,10 +112,35 @@ def test_decode_bad_traits_on_stderr_good_ones_shown(run):
     lines = err.splitlines()
     assert len(lines) == 2
     assert lines[0].startswith('nova-migcompat: error: CUSTOM_GPU_FAST: ')
-    assert 'is not a nova-migcompat trait' in lines[0]
-    assert 'unknown codec version' in lines[1]
+    assert 'not a nova-migcompat trait' in lines[0]
+    assert 'of codec version 9Z, from a newer release' in lines[1]
     # The good trait in the middle is still decoded, on stdout.
     assert GVT in out and 'CUSTOM_GPU_FAST' not in out
+
+
+def test_a_long_string_encodes_in_parts_and_decodes_from_them(run):
+    rng = random.Random(23)
+    text = ''.join(chr(rng.randrange(33, 127)) for _ in range(600))
+    status, out, err = run('encode', text, '-f', 'json')
+    assert (status, err) == (0, '')
+    shown = json.loads(out)
+    assert shown['Token'].startswith('2') and len(shown['Token']) == 18
+    assert shown['ACC trait'] == codec.trait(codec.ACC, shown['Token'])
+    parts = shown['SRC trait']
+    assert len(parts) > 1
+    status, out, err = run('decode', *parts, '-f', 'json')
+    assert (status, err) == (0, '')
+    [row] = json.loads(out)
+    assert row['String'] == text and row['Token'] == shown['Token']
+    assert row['Input'] == '%d parts of %s' % (len(parts), shown['Token'])
+    # One part missing: not a string, never a guess.
+    status, out, err = run('decode', *parts[1:])
+    assert status == 1
+    assert 'the parts of %s: incomplete: part 1 of %d missing' % (
+        shown['Token'], len(parts)) in err
+    # The ACC trait alone names the string, it does not hold it.
+    status, _out, err = run('decode', shown['ACC trait'])
+    assert status == 1 and 'give its SRC traits' in err
 
 
 def test_encode_error_is_one_line_on_stderr(run):

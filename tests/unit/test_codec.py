@@ -203,7 +203,7 @@ def test_every_kind_of_ours_parses_exactly():
 
 @pytest.mark.parametrize('token,kind,words', [
     # A newer release's version digit: upgrade the schedulers first.
-    ('2PX7SD', codec.NEWER, 'of codec version 2P, from a newer release'),
+    ('3PX7SD', codec.NEWER, 'of codec version 3P, from a newer release'),
     ('9ZABC', codec.NEWER, 'upgrade the schedulers and the operator tools '
      'before the agents'),
     # This release's headers with a payload that does not decode.
@@ -225,3 +225,178 @@ def test_why_a_token_does_not_decode(token, kind, words):
 
 def test_a_token_that_decodes_has_no_problem():
     assert codec.problem(codec.encode(samples.NVIDIA_21)) is None
+
+
+# Long strings (version 2) ----------------------------------------------------
+
+def _random_text(n, seed=3):
+    rng = __import__('random').Random(seed)
+    return ''.join(rng.choice(compat_string.ALPHABET) for _ in range(n))
+
+
+def _assemble_one(encoded):
+    found = codec.assemble(encoded.parts)
+    assert found.problems == {}
+    (text,) = found.strings.values()
+    assert list(found.strings) == [encoded.id]
+    assert sorted(found.parts[encoded.id]) == sorted(encoded.parts)
+    return text
+
+
+@given(st.text(alphabet=compat_string.ALPHABET, min_size=1,
+               max_size=compat_string.MAX_BYTES), st.randoms())
+def test_any_string_round_trips_in_parts_or_is_unpublishable(text, rand):
+    try:
+        encoded = codec.encode_string(text)
+    except exception.UnpublishableString as e:
+        assert 'does not fit in %d traits' % codec.MAX_PARTS in str(e)
+        assert len(text) > codec.MAX_LONG_CHARS
+        return
+    if len(encoded.parts) == 1:
+        # What fits one token keeps version 1, its token its id.
+        assert encoded.parts == (encoded.id,) == (codec.encode(text),)
+        assert codec.decode(encoded.id) == text
+    else:
+        assert 2 <= len(encoded.parts) <= codec.MAX_PARTS
+        assert codec.is_long_id(encoded.id)
+        assert all(codec.is_part(p) and codec.string_id(p) == encoded.id
+                   for p in encoded.parts)
+    for part in encoded.parts:
+        assert_valid_trait(codec.trait(codec.SRC, part))
+        assert codec.problem(part) is None
+    assert_valid_trait(codec.trait(codec.ACC, encoded.id))
+    # The order parts are listed in does not matter.
+    shuffled = list(encoded.parts)
+    rand.shuffle(shuffled)
+    assert _assemble_one(codec.Encoded(encoded.id, shuffled)) == text
+
+
+def test_longest_always_encodable_long_string():
+    # The worst case for the packed scheme, and incompressible text.
+    for text in (compat_string.ALPHABET[-1] * codec.MAX_LONG_CHARS,
+                 _random_text(codec.MAX_LONG_CHARS)):
+        encoded = codec.encode_string(text)
+        assert _assemble_one(encoded) == text
+    # Incompressible text a few characters longer does not fit.
+    with pytest.raises(exception.UnpublishableString) as e:
+        codec.encode_string(_random_text(codec.MAX_LONG_CHARS + 4))
+    assert 'up to %d characters always fit' % codec.MAX_LONG_CHARS in \
+        str(e.value)
+
+
+def test_nvidia_sized_metadata_fits():
+    # NVIDIA's vGPU metadata is up to 468 bytes; printed as hex, 936.
+    text = _random_text(936)
+    assert len(codec.encode_string(text).parts) <= codec.MAX_PARTS
+
+
+LONG = codec.encode_string(_random_text(900))
+OTHER = codec.encode_string(_random_text(900, seed=4))
+
+
+def _with_index(part, index, count=None):
+    count = len(LONG.parts) if count is None else count
+    return (part[:codec.ID_LEN] + codec.TOKEN_ALPHABET[index] +
+            codec.TOKEN_ALPHABET[count] + part[codec.ID_LEN + 2:])
+
+
+@pytest.mark.parametrize('parts,words', [
+    (LONG.parts[1:], 'incomplete: part 1 of'),
+    (LONG.parts[:-1], 'incomplete: part %d of' % len(LONG.parts)),
+    (LONG.parts + (_with_index(LONG.parts[0], len(LONG.parts)),),
+     'no valid index and count'),
+    (LONG.parts + (LONG.parts[0][:-1] + 'Z',), 'part 0 has two contents'),
+    # Part 1 of another string under this id (a foreign part).
+    ((LONG.parts[0], LONG.id + OTHER.parts[1][codec.ID_LEN:]) +
+     LONG.parts[2:], 'do not match their digest'),
+    ((_with_index(LONG.parts[0], 0, len(LONG.parts) + 1),) + LONG.parts[1:],
+     'disagree on their count'),
+    (tuple(_with_index(LONG.parts[0], i, 9) for i in range(9)),
+     'more than the 8'),
+])
+def test_a_long_string_not_whole_is_never_a_string(parts, words):
+    found = codec.assemble(parts)
+    assert found.strings == {}
+    assert list(found.problems) == [LONG.id]
+    assert words in found.problems[LONG.id]
+
+
+def test_whole_strings_beside_broken_ones_are_kept():
+    short = codec.encode(samples.NVIDIA_21)
+    found = codec.assemble(LONG.parts[1:] + OTHER.parts + (short,))
+    assert found.strings == {
+        OTHER.id: codec.assemble(OTHER.parts).strings[OTHER.id],
+        short: samples.NVIDIA_21}
+    assert list(found.problems) == [LONG.id]
+
+
+def test_a_newer_multi_part_version_is_newer():
+    newer = '3' + LONG.parts[0][1:]
+    found = codec.assemble([newer])
+    assert 'from a newer release' in found.problems[newer]
+    assert codec.problem(newer)[0] == codec.NEWER
+
+
+@given(st.lists(st.text(alphabet=codec.TOKEN_ALPHABET, min_size=1,
+                        max_size=codec.MAX_TOKEN_LEN), max_size=30))
+def test_assemble_of_arbitrary_tokens_never_crashes(tokens):
+    found = codec.assemble(tokens)
+    for key, text in found.strings.items():
+        assert compat_string.validate(text) == text
+        assert not set(found.parts[key]) - set(tokens)
+    assert not set(found.strings) & set(found.problems)
+
+
+@given(st.lists(st.sampled_from(LONG.parts + OTHER.parts), max_size=20))
+def test_assemble_of_any_subset_of_parts_is_exact(parts):
+    found = codec.assemble(parts)
+    for encoded in (LONG, OTHER):
+        if set(encoded.parts) <= set(parts):
+            assert encoded.id in found.strings
+        elif set(encoded.parts) & set(parts):
+            assert encoded.id in found.problems
+        else:
+            assert encoded.id not in found.strings
+            assert encoded.id not in found.problems
+
+
+def test_hostile_catalogs_are_bounded_in_work():
+    # Thousands of parts of one id: one problem, decided by counting.
+    same = [LONG.id + codec.TOKEN_ALPHABET[i % 8] + '8' + '%040d' % i
+            for i in range(5000)]
+    found = codec.assemble(same)
+    assert found.strings == {}
+    assert 'parts, more than the 8' in found.problems[LONG.id]
+
+
+# VM markers ------------------------------------------------------------------
+
+INSTANCE = '6f1c3a52-8a0e-4d7e-9a53-2b4b0f0d2e11'
+
+
+@given(st.uuids(), st.sampled_from([LONG.id, codec.encode('x y 1.0')]))
+def test_markers_round_trip(instance, string_id):
+    name = codec.marker_trait(str(instance), string_id)
+    assert_valid_trait(name)
+    assert codec.parse_trait(name)[0] == codec.VM
+    assert codec.markers([name], str(instance)) == {codec.ref(string_id)}
+    assert codec.markers([name], INSTANCE) == set() or \
+        str(instance) == INSTANCE
+
+
+def test_a_marker_needs_an_instance_uuid():
+    with pytest.raises(ValueError):
+        codec.marker_trait('not-a-uuid', LONG.id)
+
+
+def test_the_layout_drawn_in_the_docs_is_the_codecs():
+    import os
+    path = os.path.join(os.path.dirname(__file__), '..', '..', 'doc',
+                        'source', 'traits.rst')
+    with open(path) as f:
+        text = f.read()
+    assert 'up to %d characters\n' % (
+        codec.MAX_TOKEN_LEN - codec.ID_LEN - 2) in text
+    assert 'parts of the string (2 to %d)' % codec.MAX_PARTS in text
+    assert 'The first %d characters' % codec.ID_LEN in text
+    assert '%d base-36 digits of SHA-256' % codec.DIGEST_LEN in text

@@ -256,10 +256,10 @@ def test_rejections_at_debug_and_one_info_summary(caplog, monkeypatch):
     # An upgraded agent on the source published its string in a codec
     # version this (older) filter cannot decode: refused, and the line
     # says to upgrade the schedulers first.
-    ('2P' + codec.encode(samples.NVIDIA_21)[2:],
-     'is of codec version 2P, from a newer release of nova-migcompat '
-     '(this one decodes 1P, 1D): upgrade the schedulers and the operator '
-     'tools before the agents'),
+    ('3P' + codec.encode(samples.NVIDIA_21)[2:],
+     'is of codec version 3P, from a newer release of nova-migcompat '
+     '(this one decodes 1P, 1D, 2P, 2D): upgrade the schedulers and the '
+     'operator tools before the agents'),
     # This release's own header with a payload that does not decode: a
     # corrupt (or planted) trait, not one from the future.
     ('1P' + 'Z' * 60, 'is corrupt: token '),

@@ -35,9 +35,12 @@ def test_device_strings_are_grouped_by_resource_class():
                         PGPU2: {src(S2), codec.trait(codec.ACC, S1)},
                         ROOT: {src(SPCI)}})
     reqs = requirements.read_source(ALLOCS, lookup, ROOT).requirements
-    assert reqs == [requirements.Requirement(frozenset(['VGPU']),
-                                             frozenset([S1, S2]),
-                                             (PGPU1, PGPU2))]
+    # One per device: each pGPU's own strings, and what it holds there.
+    assert reqs == [
+        requirements.Requirement(frozenset(['VGPU']), frozenset([S1]),
+                                 (PGPU1,), (('VGPU', 1),)),
+        requirements.Requirement(frozenset(['VGPU']), frozenset([S2]),
+                                 (PGPU2,), (('VGPU', 1),))]
     # Without PCI devices the root's traits are not even read.
     assert ROOT not in lookup.calls
 
@@ -80,7 +83,7 @@ def test_managed_devices_without_a_string_refuse():
 
 
 def test_undecodable_source_strings_refuse():
-    newer, corrupt = '2P' + S1[2:], '1P' + 'Z' * 40
+    newer, corrupt = '3P' + S1[2:], '1P' + 'Z' * 40
     source = requirements.read_source(
         ALLOCS, traits_of({PGPU1: {src(S1), src(newer)},
                            PGPU2: {src(corrupt)}}), ROOT)

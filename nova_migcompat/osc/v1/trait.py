@@ -18,10 +18,13 @@ class DecodeTrait(base.Lister):
 
     Each TRAIT is a CUSTOM_MIGCOMPAT_SRC_* trait (a provider's device
     produces the string), a CUSTOM_MIGCOMPAT_ACC_* trait (a provider's
-    device accepts it) or a bare token.  Role is SRC, ACC or empty (a bare
-    token); Format is the string's format (json, keyvalue, opaque, or
-    malformed).  A TRAIT that is not a nova-migcompat trait is reported on
-    stderr, the others are still shown, and the status is 1.
+    device accepts it) or a bare token.  A string longer than one trait
+    is published in parts (CUSTOM_MIGCOMPAT_SRC_2...): give all its
+    parts, which are decoded together, only when whole and intact.  Role
+    is SRC, ACC or empty (a bare token); Format is the string's format
+    (json, keyvalue, opaque, or malformed).  A TRAIT that is not a
+    nova-migcompat trait is reported on stderr, the others are still
+    shown, and the status is 1.
     """
 
     examples = (
@@ -36,19 +39,44 @@ class DecodeTrait(base.Lister):
         return parser
 
     def take_action(self, parsed_args):
-        rows, bad = [], []
+        found, bad, parts = [], [], {}
         for name in parsed_args.traits:
-            try:
-                if name.startswith('CUSTOM_'):
-                    role, token, text = codec.decode_trait(name)
-                else:
-                    role, token, text = None, name, codec.decode(name)
-            except exception.InvalidToken as e:
-                # The input as typed, escaped and cut: no control
-                # characters reach the terminal, one line per input.
-                shown = ascii(name[:80])[1:-1]
-                bad.append('%s: %s' % (shown, base.one_line(e)))
+            # The input as typed, escaped and cut: no control characters
+            # reach the terminal, one line per input.
+            shown = ascii(name[:80])[1:-1]
+            role, token = None, name
+            if name.startswith('CUSTOM_'):
+                parsed = codec.parse_trait(name)
+                if parsed is None or parsed[0] not in codec.ROLES:
+                    bad.append('%s: not a nova-migcompat trait (%sSRC_... '
+                               'or %sACC_...)' % (shown, codec.PREFIX,
+                                                  codec.PREFIX))
+                    continue
+                role, token = parsed
+            if codec.is_part(token):
+                # A part of a long string: decoded with its other parts.
+                parts.setdefault(token[:codec.ID_LEN], []).append(
+                    (name, role, token))
                 continue
+            if codec.is_long_id(token):
+                bad.append('%s: names the long string %s: give its SRC '
+                           'traits (its parts) to decode it'
+                           % (shown, token))
+                continue
+            try:
+                found.append((name, role, token, codec.decode(token)))
+            except exception.InvalidToken:
+                bad.append('%s: %s' % (shown, codec.problem(token)[1]))
+        for id_, given in sorted(parts.items()):
+            assembled = codec.assemble(token for _n, _r, token in given)
+            if id_ in assembled.strings:
+                found.append(('%d parts of %s' % (len(given), id_),
+                              given[0][1], id_, assembled.strings[id_]))
+            else:
+                bad.append('the parts of %s: %s' % (
+                    id_, assembled.problems.get(id_, 'not a string')))
+        rows = []
+        for name, role, token, text in found:
             try:
                 parsed = formats.parse(text)
                 fmt, summary = parsed.format, parsed.summary()
@@ -66,7 +94,8 @@ class EncodeString(base.ShowOne):
 
     The string is what a device's migration_version attribute holds (or
     the descriptor the agent synthesizes).  Its SRC trait marks providers
-    whose devices produce it, its ACC trait those whose devices accept it.
+    whose devices produce it (a string longer than one trait has several:
+    its parts), its ACC trait those whose devices accept it.
     """
 
     examples = (
@@ -90,7 +119,9 @@ class EncodeString(base.ShowOne):
             text = sys.stdin.read(compat_string.MAX_BYTES + 2)
             if text.endswith('\n'):
                 text = text[:-1]
-        token = codec.encode(text)
+        encoded = codec.encode_string(text)
+        srcs = [codec.trait(codec.SRC, part) for part in encoded.parts]
         return (('String', 'Token', 'SRC trait', 'ACC trait'),
-                (text, token, codec.trait(codec.SRC, token),
-                 codec.trait(codec.ACC, token)))
+                (text, encoded.id,
+                 srcs[0] if len(srcs) == 1 else base.ListColumn(srcs),
+                 codec.trait(codec.ACC, encoded.id)))

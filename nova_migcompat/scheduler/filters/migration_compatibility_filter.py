@@ -92,6 +92,8 @@ class _Plan(object):
         #: Why every host is refused, whatever it accepts (a source device
         #: that cannot be judged), or None.
         self.refusal = None
+        #: Whose strings decided, for the summary (VM markers), or ''.
+        self.decided = ''
 
     def _strings(self, tokens):
         return ', '.join(repr(_shown(self.acceptance.strings.get(token) or
@@ -165,6 +167,27 @@ def _provider_name(client, uuid):
     except Exception:
         found = None
     return found.get('name', uuid) if found else uuid
+
+
+def _decided(client, reqs):
+    """Whose strings decided, where VM markers say it (for the summary).
+
+    Names the providers that fell back to every string (their names cost
+    a request each, in that rare case only).
+    """
+    own = sum(1 for r in reqs if r.own)
+    fallback = sorted({r.sources[0] for r in reqs if r.fallback})
+    words = ''
+    if own:
+        words += ("; the instance's own strings decided on %d source "
+                  'device provider%s (VM markers)' % (own, '' if own == 1
+                                                      else 's'))
+    if fallback:
+        words += ('; no VM marker of the instance on source device '
+                  'provider %s, which has markers of other instances: '
+                  'every string of the provider decided' % ', '.join(
+                      _provider_name(client, uuid) for uuid in fallback))
+    return words
 
 
 class MigrationCompatibilityFilter(filters.BaseHostFilter):
@@ -290,7 +313,7 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
             source = requirements.read_source(
                 allocations, _source_traits(client, allocations),
                 live_migration.source_root(migration, allocations),
-                migration.has_pci)
+                migration.has_pci, instance=migration.instance_uuid)
             if source.refusals:
                 plan.refusal = '; '.join(
                     'source device provider %s: %s'
@@ -301,6 +324,14 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
             if source.untracked:
                 return self._untracked(plan, source, client)
             plan.requirements = source.requirements
+            plan.decided = _decided(client, plan.requirements)
+            if plan.debug:
+                LOG.debug('Instance %s: %s', instance_uuid, '; '.join(
+                    'device provider %s: %s' % (
+                        req.sources[0], 'its own strings (markers)'
+                        if req.own else 'every string of the provider (no '
+                        'marker of the instance)')
+                    for req in plan.requirements))
             strings = set()
             for req in plan.requirements:
                 strings |= req.tokens
@@ -320,7 +351,7 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
                     current_epoch = epoch.read(client)
                 plan.acceptance = requirements.find_accepting(
                     client, plan.requirements,
-                    _accepting_under(current_epoch))
+                    _accepting_under(current_epoch), source.strings)
                 plan.rule = requirements.Rule(plan.requirements,
                                               plan.acceptance)
         except exception.TooManyProviders as e:
@@ -445,8 +476,9 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
                              for reason, hosts in by_reason.items())
         more = plan.rejections - len(plan.rejected)
         LOG.info('Live migration of instance %s: kept %d of %d hosts (%d '
-                 'placement requests, %.1f ms)%s%s',
+                 'placement requests, %.1f ms)%s%s%s',
                  plan.migration.instance_uuid, kept, total, plan.requests,
                  (time.monotonic() - plan.started) * 1000,
                  '; rejected %s' % rejected if rejected else '',
-                 ' and %d more hosts (DEBUG)' % more if more > 0 else '')
+                 ' and %d more hosts (DEBUG)' % more if more > 0 else '',
+                 plan.decided)

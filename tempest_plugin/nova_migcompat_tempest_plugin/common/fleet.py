@@ -165,7 +165,8 @@ def _resources(allocation):
     return dict(allocation.get('resources', {}))
 
 
-def requirements(allocations, fleet, source_root, host_level=False):
+def requirements(allocations, fleet, source_root, host_level=False,
+                 instance=None):
     """The requirements of a server allocated so on its source.
 
     :param allocations: ``{provider uuid: {'resources': {class: n}}}``, the
@@ -174,13 +175,15 @@ def requirements(allocations, fleet, source_root, host_level=False):
     :param source_root: the source compute node's root provider uuid.
     :param host_level: the server has flavor PCI devices: the source root's
         SRC tokens are required too.
+    :param instance: the server's uuid: where a source provider has VM
+        markers of it, only its own strings are required there.
     """
     grouped = {}
     for uuid in sorted(allocations):
         provider = fleet.get(uuid)
         if uuid == source_root or provider is None:
             continue
-        tokens = migtraits.src_tokens(provider.traits)
+        tokens = migtraits.source_ids(provider.traits, instance)
         if not tokens:
             continue
         held = _resources(allocations[uuid])
@@ -194,7 +197,7 @@ def requirements(allocations, fleet, source_root, host_level=False):
                 grouped.items(), key=lambda item: sorted(item[0]))]
     root = fleet.get(source_root)
     if host_level and root is not None:
-        tokens = migtraits.src_tokens(root.traits)
+        tokens = migtraits.source_ids(root.traits, instance)
         if tokens:
             reqs.append(Requirement(None, frozenset(tokens), (source_root,)))
     return reqs

@@ -55,6 +55,22 @@ def src_tokens(traits):
     return _tokens(traits, SRC_PREFIX)
 
 
+def source_ids(traits, instance=None):
+    """The string ids a destination must accept for these source traits.
+
+    A long string's parts (several SRC traits) are one id, the token its
+    ACC trait carries.  With ``instance`` (a uuid), where the provider
+    has VM markers of the instance, only the instance's own strings.
+    """
+    ids = frozenset(codec.string_id(t) for t in src_tokens(traits))
+    if instance is None or not codec.markers(traits):
+        return ids
+    refs = codec.markers(traits, instance)
+    if not refs:
+        return ids
+    return frozenset(i for i in ids if codec.ref(i) in refs)
+
+
 def acc_tokens(traits):
     """The tokens of the ``CUSTOM_MIGCOMPAT_ACC_*`` traits in ``traits``."""
     return _tokens(traits, ACC_PREFIX)
@@ -108,13 +124,24 @@ def malformed(traits):
     if codec is None:
         raise RuntimeError('nova_migcompat is not installed')
     bad = {}
+    sources = []
     for name in ours(traits):
-        if not name.startswith((SRC_PREFIX, ACC_PREFIX)):
-            if not codec.is_ours(name):
-                bad[name] = 'not a nova-migcompat trait'
-            continue
-        try:
-            codec.decode_trait(name)
-        except Exception as exc:
-            bad[name] = str(exc) or type(exc).__name__
+        parsed = codec.parse_trait(name)
+        if parsed is None:
+            bad[name] = 'not a nova-migcompat trait'
+        elif parsed[0] == codec.SRC:
+            sources.append(parsed[1])
+        elif parsed[0] == codec.ACC:
+            why = codec.problem(parsed[1])
+            if why is not None:
+                bad[name] = why[1]
+    # A long string's parts are judged together (all of them, once each,
+    # matching their digest).
+    for key, why in codec.assemble(sources).problems.items():
+        if codec.is_group(key):
+            bad['%s (a long string, %d parts)' % (
+                SRC_PREFIX + key, sum(1 for t in sources
+                                      if t.startswith(key)))] = why
+        else:
+            bad[SRC_PREFIX + key] = why
     return bad

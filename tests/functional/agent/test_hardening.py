@@ -18,6 +18,7 @@ import pytest
 
 from migcompat_lab.emulation import mount
 from nova_migcompat.agent import provider_names
+from nova_migcompat.agent import reporter
 from nova_migcompat import codec
 from tests import samples
 
@@ -330,15 +331,38 @@ def test_work_is_bounded_by_the_checks_not_devices_times_strings(
             proc.kill()
             proc.wait()
     err = log.read_text()
-    assert proc.returncode == 0, err
-    # 1,500 types x 2,001 strings (the fleet's and their own), 200
+    # Exit 3: devices that could not be tracked.
+    assert proc.returncode == 3, err
+    assert '1500 devices (256 tracked)' in err
+    # One provider publishes at most MAX_SRC_PER_PROVIDER strings: the
+    # other types are managed without one, in one line.
+    kept = reporter.MAX_SRC_PER_PROVIDER
+    assert err.count('devices are not tracked') == 1, err[-2000:]
+    assert '%d devices are not tracked (0000:81:00.0/type-%05d, ' % (
+        types - kept, kept) in err
+    # 1,500 types x 2,256 strings (the fleet's and those published), 200
     # checked: the rest waits, counted without making the pairs.
-    waiting = types * (strings + types) - 200
+    waiting = types * (strings + kept) - 200
     assert '%d target-side checks wait for later cycles' % waiting in err
     # Its memory: what the devices, the strings and 200 checks need, not
     # millions of pairs (ru_maxrss: KiB).
     assert usage.ru_maxrss < 200 * 1024, usage.ru_maxrss
-    assert len(ours(placement_api.traits(tree[pgpu(PGPUS[0])]))) >= types
+    published = placement_api.traits(tree[pgpu(PGPUS[0])])
+    assert len([t for t in published if t.startswith(codec.SRC_PREFIX)]) \
+        == kept
+    assert codec.nosrc_trait(codec.UNPUBLISHABLE) in published
+    # device list says which devices and why, as the agent does.
+    listed = tool('--config-file', conf, 'device', 'list', '-f', 'json')
+    assert listed.returncode == 0, listed.stderr
+    problems = {row['Device']: row['Problem']
+                for row in json.loads(listed.stdout)}
+    over = sorted(name for name, problem in problems.items() if problem)
+    assert len(over) == types - kept
+    assert over[0] == '0000:81:00.0/type-%05d' % kept
+    assert problems[over[0]] == (
+        'unpublishable: the provider of pGPU 0000:81:00.0 would publish '
+        "more than 256 SRC traits (the budget of one provider: 32 "
+        "instances' strings of 8 parts)")
 
 
 # 5, 6. The lock file ---------------------------------------------------------

@@ -407,7 +407,7 @@ def test_agent_records_its_last_cycle(fleet):
 #: A token of this release's header whose payload does not decode, and
 #: one of a newer release's version.
 CORRUPT = '1P' + 'Z' * 30
-NEWER = '2P' + codec.encode(samples.NVIDIA_21)[2:]
+NEWER = '3P' + codec.encode(samples.NVIDIA_21)[2:]
 
 
 def test_status_names_corrupt_and_newer_strings(fleet, tool,
@@ -424,7 +424,7 @@ def test_status_names_corrupt_and_newer_strings(fleet, tool,
             "them, or 'nova-migcompat purge --undecodable' removes them): "
             "%s... on node-a_pci_0000_81_00_0"
             % codec.trait(codec.SRC, CORRUPT)[:40]) in details
-    assert ('of a newer release (this one decodes 1P, 1D: upgrade the '
+    assert ('of a newer release (this one decodes 1P, 1D, 2P, 2D: upgrade the '
             'schedulers and the operator tools before the agents; '
             'meanwhile the live migrations of their servers are refused): '
             '%s... on node-b_pci_0000_82_00_0'
@@ -465,3 +465,36 @@ def test_purge_touches_only_our_traits_by_exact_name(fleet, tool,
     assert placement_api.traits(other) == {'CUSTOM_MIGCOMPATXSRC_BAR'}
     assert all(not codec.is_ours(t)
                for t in placement_api.all_traits('CUSTOM_MIGCOMPAT'))
+
+
+#: A string longer than one trait: it is published in parts.
+LONG = samples.NVIDIA_21 + ' ' + ' '.join(
+    'cap%03d=%x' % (i, i * 2654435761 % 2 ** 32) for i in range(40))
+
+
+def test_status_and_purge_judge_a_long_strings_parts_together(
+        fleet, tool, placement_api):
+    long_ = codec.encode_string(LONG)
+    assert len(long_.parts) >= 3
+    # Whole on node-a; one part lost on node-b (damage, a hand edit).
+    placement_api.add_traits(fleet.pgpu('node-a'), *[
+        codec.trait(codec.SRC, p) for p in long_.parts])
+    placement_api.add_traits(fleet.pgpu('node-b'), *[
+        codec.trait(codec.SRC, p) for p in long_.parts[1:]])
+    code, out, err = tool(fleet.scheduler_conf, 'status', '-f', 'json')
+    result, details = results(out)['Codec versions']
+    assert result == 'Failure' and code == 2
+    assert ('the long string %s on node-b_pci_0000_81_00_0 (incomplete: '
+            'part 1 of %d missing)' % (long_.id, len(long_.parts))) \
+        in details
+    assert 'node-a_pci_0000_81_00_0' not in details
+    code, out, _ = tool(fleet.scheduler_conf, 'purge', '--undecodable',
+                        '-f', 'json')
+    assert code == 0
+    assert [(r['Name'], sorted(r['Traits'])) for r in json_rows(out)] == [
+        ('node-b_pci_0000_81_00_0', sorted(
+            codec.trait(codec.SRC, p) for p in long_.parts[1:]))]
+    assert {codec.trait(codec.SRC, p) for p in long_.parts} <= \
+        placement_api.traits(fleet.pgpu('node-a'))
+    code, out, _ = tool(fleet.scheduler_conf, 'status', '-f', 'json')
+    assert results(out)['Codec versions'][0] == 'Success'

@@ -32,9 +32,9 @@ def test_bench_small(tmp_path):
         else:
             assert row['expected_kept'] == row['hosts']
             assert row['expected_candidates'] == 2 * row['hosts']
-        # The accepting pGPUs, and the source's own.
+        # The accepting pGPUs, and the source's own two.
         assert row['listing']['providers'] == \
-            row['expected_candidates'] + 1 == live['memory']['providers']
+            row['expected_candidates'] + 2 == live['memory']['providers']
         for name in ('with_filter', 'filter_alone', 'filter_new_migration',
                      'filter_cold'):
             assert live[name]['kept'] == row['expected_kept']
@@ -47,6 +47,15 @@ def test_bench_small(tmp_path):
         assert live['filter_new_migration']['placement_requests'] == 3
         assert live['filter_alone']['placement_requests'] == 2
         assert live['with_filter']['placement_requests'] == 2
+        # Judged by the instance's own strings (VM markers): the same
+        # hosts and candidates, no request more than by the provider's.
+        for caches, requests in (('warm', 2), ('new_migration', 3)):
+            for rule in ('by_markers', 'by_provider'):
+                figures = row['markers'][caches][rule]
+                assert figures['kept'] == row['expected_kept']
+                assert figures['candidates_kept'] == \
+                    row['expected_candidates']
+                assert figures['placement_requests'] == requests
         # A burst of 6 new migrations: the list read once under the
         # epoch, twice when a withdrawal is announced halfway, every time
         # without the cache (which reads no epoch).

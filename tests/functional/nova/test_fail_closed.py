@@ -239,7 +239,7 @@ class UndecodableSourceTests(_Refusals, test_live_migration.FleetMixin,
 
     def test_a_newer_release_string_says_to_upgrade(self):
         server = self.boot('src')
-        self.plant_on_source('2P' + codec.encode(
+        self.plant_on_source('3P' + codec.encode(
             cloud.vgpu_string('2.1'))[2:])
         line = self.refusal_line(self.refused(server))
         self.assertIn('from a newer release of nova-migcompat', line)

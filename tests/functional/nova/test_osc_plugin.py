@@ -102,9 +102,10 @@ class OSCPluginTests(openstack_cli.FleetMixin, cloud.CloudTestBase):
         code, out = self.cli.run('migcompat', 'status', '-f', 'json')
         checks = {row['Check']: row for row in json.loads(out)}
         # No nova.conf, no local agent: the placement checks only.
-        self.assertEqual({'Placement', 'Agents', 'Devices without a string',
-                          'Codec versions', 'Catalog', 'Stranded strings'},
-                         set(checks))
+        self.assertEqual({'Placement', 'Agents', 'One agent per node',
+                          'Devices without a string', 'Codec versions',
+                          'Catalog', 'Stranded strings'}, set(checks))
+        self.assertEqual('Success', checks['One agent per node']['Result'])
         self.assertEqual('Success', checks['Agents']['Result'],
                          checks['Agents'])
         # newer's 2.3 is accepted by no other host (src and old are

@@ -91,7 +91,8 @@ class DeviceLiveMigrationTest(base.LiveMigrationBaseTest):
         fleet = self.fleet(set(nodes))
         allocations = self.allocations(server_id)
         reqs = fleet_mod.requirements(allocations, fleet, source_root,
-                                      host_level=self.flavor_has_pci(flavor))
+                                      host_level=self.flavor_has_pci(flavor),
+                                      instance=server_id)
         if not reqs:
             self.fail(
                 'The devices of server %s on node %s publish no '

@@ -230,3 +230,43 @@ def test_capacity_follows_the_inventory():
     full = fleet.Provider('p', 'p', 'p', inventories=p.inventories,
                           usages={'VGPU': 3})
     assert not full.fits({'VGPU': 1})
+
+
+#: A string longer than a trait: its parts are several SRC traits, its
+#: acceptance one ACC trait of its id.
+LONG = 'vendor 1.0 ' + ' '.join('k%03d=%s' % (i, format(i * 7919, 'x'))
+                                for i in range(60))
+LONG_TOKENS = codec.encode_string(LONG)
+
+
+def test_a_long_strings_parts_are_one_requirement():
+    assert len(LONG_TOKENS.parts) > 1
+    traits = [src(p) for p in LONG_TOKENS.parts] + [src(T21)]
+    assert migtraits.source_ids(traits) == {LONG_TOKENS.id, T21}
+    f = make(host('src', {'81': traits}),
+             host('dst', {'81': [acc(LONG_TOKENS.id), acc(T21)]}),
+             host('half', {'81': [acc(T21)]}))
+    (req,) = fleet.requirements(SOURCE_ALLOC, f, 'src')
+    assert req.tokens == {LONG_TOKENS.id, T21}
+    assert set(fleet.accepting_hosts([req], f, ['dst', 'half'])) == {'dst'}
+    assert migtraits.malformed(traits) == {}
+
+
+def test_a_long_string_with_a_part_missing_is_malformed():
+    traits = [src(p) for p in LONG_TOKENS.parts[1:]]
+    ((name, why),) = migtraits.malformed(traits).items()
+    assert name.startswith(src(LONG_TOKENS.id))
+    assert 'missing' in why
+
+
+def test_the_markers_of_an_instance_narrow_its_requirement():
+    vm = '6f1c3a52-8a0e-4d7e-9a53-2b4b0f0d2e11'
+    other = '0d0f2a8e-1111-4f4f-8e8e-0123456789ab'
+    traits = [src(T21), src(T31), codec.marker_trait(vm, T21),
+              codec.marker_trait(other, T31)]
+    assert migtraits.source_ids(traits) == {T21, T31}
+    assert migtraits.source_ids(traits, vm) == {T21}
+    assert migtraits.source_ids(traits, other) == {T31}
+    # An instance without markers there requires every string.
+    assert migtraits.source_ids(
+        traits, '11111111-2222-4333-8444-555555555555') == {T21, T31}

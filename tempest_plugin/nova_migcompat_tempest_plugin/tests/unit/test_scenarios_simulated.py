@@ -170,7 +170,7 @@ class FakeCloud(object):
                            'OS-EXT-SRV-ATTR:hypervisor_hostname': host}}
 
     def _accepts(self, source, dest):
-        tokens = migtraits.src_tokens(
+        tokens = migtraits.source_ids(
             self.providers[source + '-81']['traits'])
         return tokens <= migtraits.acc_tokens(
             self.providers[dest + '-81']['traits'])
